@@ -1,0 +1,39 @@
+"""The REST API root (`/api/v1/`): each app contributes its routes here, and
+every error, from DRF or Django, answers as JSON `{"error": code, "detail": text}`."""
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path, re_path
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context) -> Response | None:
+    """Give DRF errors one shape: a machine code and a human message."""
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    code = getattr(exc, "default_code", "error")
+    if isinstance(data, dict) and set(data) == {"detail"}:
+        detail = data["detail"]
+        code = getattr(detail, "code", code)
+        response.data = {"error": code, "detail": str(detail)}
+    else:
+        response.data = {"error": code, "detail": "Invalid input.", "fields": data}
+    return response
+
+
+def not_found(request: HttpRequest, exception=None) -> JsonResponse:
+    """JSON 404 for unknown API paths (HTML pages keep Django's 404)."""
+    return JsonResponse(
+        {"error": "not_found", "detail": f"No API route {request.path}."},
+        status=status.HTTP_404_NOT_FOUND,
+    )
+
+
+urlpatterns = [
+    path("", include("accounts.api_urls")),
+    path("", include("audit.api_urls")),
+    re_path(r"", not_found),
+]

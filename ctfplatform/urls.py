@@ -1,0 +1,19 @@
+"""URL wiring: pages, the admin and the versioned API."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path(
+        "",
+        RedirectView.as_view(pattern_name="accounts:team", permanent=False),
+        name="home",
+    ),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("ctfplatform.api")),
+]
+
+admin.site.site_header = "CTF platform administration"
+admin.site.site_title = "CTF admin"

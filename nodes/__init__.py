@@ -1,0 +1,1 @@
+"""Docker hosts, background tasks, per-node build state and per-team instances."""

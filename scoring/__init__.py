@@ -1,0 +1,1 @@
+"""Principals, flags, the submission pipeline, the score ledger and the scoreboard."""

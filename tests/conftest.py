@@ -1,0 +1,61 @@
+"""Shared personas: organizer, team captain, team member, solo player, outsider."""
+
+import pytest
+from django.test import Client
+
+from accounts.models import Team, User
+from accounts.services import team_create, team_join
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(username: str, **extra) -> User:
+    return User.objects.create_user(
+        username=username, email=f"{username}@example.org", password=PASSWORD, **extra
+    )
+
+
+@pytest.fixture
+def organizer(db) -> User:
+    return make_user("orga", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def captain(db) -> User:
+    user = make_user("cap")
+    team_create(user=user, name="Null Pointers")
+    return user
+
+
+@pytest.fixture
+def team(captain) -> Team:
+    return captain.team
+
+
+@pytest.fixture
+def member(team) -> User:
+    user = make_user("mem")
+    team_join(user=user, code=team.invite_code)
+    return user
+
+
+@pytest.fixture
+def solo(db) -> User:
+    return make_user("solo")
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return make_user("outsider")
+
+
+@pytest.fixture
+def login():
+    """Return a client logged in as the given user."""
+
+    def _login(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return _login
