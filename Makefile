@@ -15,10 +15,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 install: $(VENV)/.installed
 
-# Development/demo server: SQLite under var/, local cache, Celery tasks in-process.
+# Development/demo server: SQLite under var/, local cache, Celery tasks in-process,
+# the catalog of CATALOG_DIR (examples/catalog by default) loaded.
 run: install
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(PY) manage.py ensure_admin
+	-DEBUG=$${DEBUG:-true} $(PY) manage.py rescan
 	DEBUG=$${DEBUG:-true} exec $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # System packages the tests need (Debian). Skipped when already present.

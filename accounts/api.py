@@ -1,9 +1,7 @@
-"""`GET /api/v1/me`: the caller's account, team and score."""
+"""Serializers of accounts for the API (`GET /api/v1/me` lives in scoring/api.py,
+which adds the score)."""
 
 from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.models import User
 
@@ -21,11 +19,3 @@ class MeSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "email", "is_staff", "team", "is_captain"]
-
-
-class MeView(APIView):
-    """The caller's account and team."""
-
-    def get(self, request: Request) -> Response:
-        user = User.objects.select_related("team__captain").get(pk=request.user.pk)
-        return Response(MeSerializer(user).data)

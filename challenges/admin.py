@@ -1,6 +1,22 @@
-from django.contrib import admin
+"""Organizer screens: competitions, challenges (with catalog and requirement
+flags), feedback, and the catalog rescan."""
 
-from challenges.models import Competition
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from challenges.models import (
+    Challenge,
+    ChallengeFile,
+    Competition,
+    Feedback,
+    Hint,
+    Question,
+)
+from challenges.services import catalog_rescan, challenge_set_state
 
 
 @admin.register(Competition)
@@ -9,3 +25,176 @@ class CompetitionAdmin(admin.ModelAdmin):
     list_filter = ["play_mode", "is_default"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["challenges"]
+
+
+class QuestionInline(admin.TabularInline):
+    model = Question
+    fields = ["key", "name", "points", "attempts", "flags", "position"]
+    extra = 0
+
+
+class HintInline(admin.TabularInline):
+    model = Hint
+    fields = ["title", "content", "cost", "position"]
+    extra = 0
+
+
+class FileInline(admin.TabularInline):
+    model = ChallengeFile
+    fields = ["name", "relative_path", "size", "sha256", "placeholders"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # files come from the catalog
+
+
+class ProblemFilter(admin.SimpleListFilter):
+    title = "problems"
+    parameter_name = "problem"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("spec", "Spec rejected on disk"),
+            ("requirement", "Requirement error"),
+            ("missing", "Folder missing"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "spec":
+            return queryset.exclude(spec_error="")
+        if self.value() == "requirement":
+            return queryset.exclude(requirement_error="")
+        if self.value() == "missing":
+            return queryset.filter(is_missing=True)
+        return queryset
+
+
+@admin.register(Challenge)
+class ChallengeAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "category",
+        "value",
+        "type",
+        "state",
+        "question_count",
+        "has_requirement",
+        "problems",
+        "updated_at",
+    ]
+    list_filter = ["state", ProblemFilter, "category", "type", "locked_visibility"]
+    search_fields = ["name", "identity", "category", "author"]
+    readonly_fields = [
+        "identity",
+        "normalized_name",
+        "content_hash",
+        "spec_error",
+        "requirement_error",
+        "is_missing",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [QuestionInline, HintInline, FileInline]
+    actions = ["make_visible", "make_hidden"]
+    change_list_template = "admin/challenges/challenge/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(_questions=Count("questions"))
+
+    @admin.display(description="questions", ordering="_questions")
+    def question_count(self, challenge: Challenge) -> int:
+        return challenge._questions
+
+    @admin.display(description="requirement", boolean=True)
+    def has_requirement(self, challenge: Challenge) -> bool:
+        return bool(challenge.requirement)
+
+    @admin.display(description="problems")
+    def problems(self, challenge: Challenge) -> str:
+        flags = []
+        if challenge.spec_error:
+            flags.append("⚠ spec rejected")
+        if challenge.requirement_error:
+            flags.append("⚠ requirement error")
+        if challenge.is_missing:
+            flags.append("folder missing")
+        return ", ".join(flags) or "—"
+
+    def save_model(self, request, obj, form, change) -> None:
+        if "requirement" in form.changed_data:
+            obj.requirement_error = ""  # a new requirement gets a fresh verdict
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Make visible")
+    def make_visible(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = challenge_set_state(challenges=queryset, state="visible")
+        self.message_user(request, f"{count} challenge(s) made visible.")
+
+    @admin.action(description="Hide")
+    def make_hidden(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = challenge_set_state(challenges=queryset, state="hidden")
+        self.message_user(request, f"{count} challenge(s) hidden.")
+
+    def get_urls(self):
+        return [
+            path(
+                "rescan/",
+                self.admin_site.admin_view(self.rescan_view),
+                name="challenges_challenge_rescan",
+            ),
+        ] + super().get_urls()
+
+    def rescan_view(self, request: HttpRequest) -> HttpResponse:
+        """Two steps: a dry run shows what would change; confirming applies it."""
+        if not self.has_change_permission(request):
+            return redirect("admin:index")
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            report = catalog_rescan(actor=request.user)
+            level = messages.WARNING if report.rejected else messages.SUCCESS
+            self.message_user(request, report.summary(), level)
+            return redirect(reverse("admin:challenges_challenge_changelist"))
+        report = catalog_rescan(dry_run=True)
+        context = {
+            **self.admin_site.each_context(request),
+            "report": report,
+            "opts": self.model._meta,
+            "title": "Rescan the catalog",
+        }
+        return TemplateResponse(
+            request, "admin/challenges/challenge/rescan.html", context
+        )
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    list_display = [
+        "challenge",
+        "vote",
+        "user",
+        "team",
+        "competition",
+        "comment",
+        "updated_at",
+    ]
+    list_filter = ["competition", "vote", "challenge__category"]
+    search_fields = ["challenge__name", "user__username", "comment"]
+    list_select_related = ["challenge", "user__team", "competition"]
+    readonly_fields = [
+        "challenge",
+        "user",
+        "competition",
+        "vote",
+        "comment",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description="team")
+    def team(self, feedback: Feedback) -> str:
+        return str(feedback.user.team or "—")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -1,13 +1,24 @@
-"""Competitions (and, with the catalog issue, challenges and their questions)."""
+"""Competitions, challenges (loaded from the catalog), questions, hints, files,
+and players' feedback."""
 
+from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
+
+from requirements.fields import RequirementField
 
 
 class PlayMode(models.TextChoices):
     TEAMS = "teams", "Teams only"
     SOLO = "solo", "Solo players only"
     BOTH = "both", "Teams, and solo players without a team"
+
+
+class BanPolicy(models.TextChoices):
+    RECORD = "record", "Record only"
+    BAN_SUBMITTER = "submitter", "Ban the submitter"
+    BAN_BOTH = "both", "Ban the submitter and the flag's owner"
 
 
 class CompetitionQuerySet(models.QuerySet):
@@ -30,6 +41,41 @@ class Competition(models.Model):
     ends_at = models.DateTimeField(null=True, blank=True)
     play_mode = models.CharField(
         max_length=8, choices=PlayMode.choices, default=PlayMode.BOTH
+    )
+    # Scoring options (the submission pipeline reads them).
+    rate_limit_attempts = models.PositiveSmallIntegerField(
+        default=3, help_text="Wrong attempts in the window before a lockout."
+    )
+    rate_limit_window = models.PositiveIntegerField(
+        default=30, help_text="Sliding window for wrong attempts, in seconds."
+    )
+    rate_limit_lockout = models.PositiveIntegerField(
+        default=30, help_text="Lockout after too many wrong attempts, in seconds."
+    )
+    ban_policy = models.CharField(
+        max_length=10,
+        choices=BanPolicy.choices,
+        default=BanPolicy.RECORD,
+        help_text="What happens when flag sharing, replay or a decoy is detected.",
+    )
+    first_blood_bonuses = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Bonus percents of the current value for the first solvers, "
+        "e.g. [5, 3, 1].",
+    )
+    # The effective challenge set: everything, or the explicit list plus the rules.
+    include_all = models.BooleanField(
+        default=True, help_text="Every visible challenge of the catalog takes part."
+    )
+    challenges = models.ManyToManyField(
+        "challenges.Challenge", blank=True, related_name="competitions"
+    )
+    include_categories = models.JSONField(
+        default=list, blank=True, help_text='Categories taking part, e.g. ["web"].'
+    )
+    include_tags = models.JSONField(
+        default=list, blank=True, help_text="Challenges with any of these tags."
     )
 
     objects = CompetitionQuerySet.as_manager()
@@ -66,3 +112,207 @@ class Competition(models.Model):
         if user.team_id is not None:
             return "team"
         return "solo" if self.play_mode == PlayMode.BOTH else None
+
+    def challenge_set(self) -> "models.QuerySet[Challenge]":
+        """The visible challenges of this competition (explicit ones plus the rules)."""
+        visible = Challenge.objects.visible()
+        if self.include_all:
+            return visible
+        rule = models.Q(pk__in=self.challenges.values("pk"))
+        if self.include_categories:
+            rule |= models.Q(category__in=self.include_categories)
+        if self.include_tags:
+            # Tag lists are small JSON arrays; SQLite cannot query inside them.
+            wanted = set(self.include_tags)
+            tagged = [
+                pk
+                for pk, tags in visible.values_list("pk", "tags")
+                if wanted.intersection(tags or ())
+            ]
+            rule |= models.Q(pk__in=tagged)
+        return visible.filter(rule)
+
+
+class ChallengeType(models.TextChoices):
+    STANDARD = "standard", "Standard (fixed points)"
+    DYNAMIC = "dynamic", "Dynamic (decays with solves)"
+
+
+class ChallengeState(models.TextChoices):
+    VISIBLE = "visible", "Visible"
+    HIDDEN = "hidden", "Hidden"
+
+
+class LockedVisibility(models.TextChoices):
+    """What a player who does not meet the requirement sees."""
+
+    HIDDEN = "hidden", "Nothing (hidden)"
+    LOCKED = "locked", "A locked card with the explanation"
+    PREVIEW = "preview", "A preview: name, category, points, no access"
+
+
+class ChallengeQuerySet(models.QuerySet):
+    def visible(self) -> "ChallengeQuerySet":
+        return self.filter(state=ChallengeState.VISIBLE, is_missing=False)
+
+
+class Challenge(models.Model):
+    """One challenge, loaded from a spec folder of the catalog by rescan.
+
+    `identity` is the folder relative to the catalog root: names change,
+    folders rarely do. Fields mirror the last spec that loaded cleanly.
+    """
+
+    identity = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=200)
+    normalized_name = models.CharField(max_length=200, db_index=True)
+    category = models.CharField(max_length=64, blank=True, db_index=True)
+    author = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True, help_text="Markdown; sanitized.")
+    attribution = models.CharField(max_length=500, blank=True)
+    type = models.CharField(
+        max_length=8, choices=ChallengeType.choices, default=ChallengeType.STANDARD
+    )
+    value = models.PositiveIntegerField(default=0)
+    decay_initial = models.PositiveIntegerField(null=True, blank=True)
+    decay_decay = models.PositiveIntegerField(null=True, blank=True)
+    decay_minimum = models.PositiveIntegerField(null=True, blank=True)
+    decay_function = models.CharField(max_length=12, blank=True)
+    connection_info = models.CharField(max_length=500, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    topics = models.JSONField(default=list, blank=True)
+    state = models.CharField(
+        max_length=8, choices=ChallengeState.choices, default=ChallengeState.VISIBLE
+    )
+    # The folder disappeared from the catalog: hidden, never deleted.
+    is_missing = models.BooleanField(default=False)
+    requirement = RequirementField(blank=True)
+    locked_visibility = models.CharField(
+        max_length=8, choices=LockedVisibility.choices, default=LockedVisibility.HIDDEN
+    )
+    # Services and per-team instance settings, as the spec gave them (nodes read it).
+    services = models.JSONField(default=dict, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    content_hash = models.CharField(max_length=64, blank=True)
+    # Why the spec on disk is rejected now (the last good version stays live).
+    spec_error = models.TextField(blank=True)
+    # Why the requirement failed to evaluate (the challenge stays locked).
+    requirement_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ChallengeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["category", "position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("challenges:detail", args=[self.pk])
+
+
+class FlagKind(models.TextChoices):
+    STATIC = "static", "Static (exact)"
+    CASE_INSENSITIVE = "case_insensitive", "Case-insensitive"
+    REGEX = "regex", "Regular expression (full match)"
+    DERIVED = "derived", "Derived per principal"
+
+
+class Question(models.Model):
+    """One scorable part of a challenge; most challenges have exactly one."""
+
+    challenge = models.ForeignKey(
+        Challenge, on_delete=models.CASCADE, related_name="questions"
+    )
+    key = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True)
+    points = models.PositiveIntegerField(default=0)
+    # Wrong attempts allowed since the latest reset; 0 means no cap.
+    attempts = models.PositiveIntegerField(default=0)
+    # [{"kind": FlagKind, "content": str, "template": str}, ...]
+    flags = models.JSONField(default=list)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["challenge", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["challenge", "key"], name="challenges_question_key_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.challenge} / {self.name or self.key}"
+
+
+class Hint(models.Model):
+    challenge = models.ForeignKey(
+        Challenge, on_delete=models.CASCADE, related_name="hints"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    content = models.TextField()
+    cost = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["challenge", "position"]
+
+    def __str__(self) -> str:
+        return self.title or f"Hint {self.position + 1}"
+
+
+class ChallengeFile(models.Model):
+    """A handed-out file; it stays in the catalog and is served from there."""
+
+    challenge = models.ForeignKey(
+        Challenge, on_delete=models.CASCADE, related_name="files"
+    )
+    name = models.CharField(max_length=255)
+    relative_path = models.CharField(max_length=500)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    is_text = models.BooleanField(default=False)
+    # `{flag:<key>}` placeholders to fill per principal when served.
+    placeholders = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["challenge", "position"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Feedback(models.Model):
+    """One reaction per user per challenge: up or down, optional comment."""
+
+    class Vote(models.IntegerChoices):
+        UP = 1, "👍"
+        DOWN = -1, "👎"
+
+    challenge = models.ForeignKey(
+        Challenge, on_delete=models.CASCADE, related_name="feedback"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback"
+    )
+    competition = models.ForeignKey(
+        Competition, on_delete=models.CASCADE, related_name="feedback"
+    )
+    vote = models.SmallIntegerField(choices=Vote.choices)
+    comment = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "feedback"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["challenge", "user"], name="challenges_one_feedback_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_vote_display()} {self.challenge} by {self.user}"

@@ -33,7 +33,8 @@ def not_found(request: HttpRequest, exception=None) -> JsonResponse:
 
 
 urlpatterns = [
-    path("", include("accounts.api_urls")),
     path("", include("audit.api_urls")),
+    path("", include("challenges.api_urls")),
+    path("", include("scoring.api_urls")),
     re_path(r"", not_found),
 ]

@@ -111,6 +111,8 @@ if REDIS_URL:
                 # Fail fast: callers fall back to the database when Redis is down.
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
+                # A cache miss, not an error page, when Redis is down.
+                "IGNORE_EXCEPTIONS": True,
             },
         }
     }
@@ -121,6 +123,8 @@ else:
             "LOCATION": "ctfplatform",
         }
     }
+
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # Celery: a real broker when CELERY_BROKER_URL is set, tasks in-process otherwise.
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"redis", "rediss", "amqp", "memory"})

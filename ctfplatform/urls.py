@@ -7,10 +7,12 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path(
         "",
-        RedirectView.as_view(pattern_name="accounts:team", permanent=False),
+        RedirectView.as_view(pattern_name="challenges:board", permanent=False),
         name="home",
     ),
     path("accounts/", include("accounts.urls")),
+    path("challenges/", include("challenges.urls")),
+    path("challenges/", include("scoring.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("ctfplatform.api")),
 ]

@@ -1,0 +1,96 @@
+"""What both benchmarks share: a throw-away database, Django set up on it, timing.
+
+SQLite (default): a fresh file in a temporary VAR_DIR, deleted at the end.
+PostgreSQL (when DATABASE_URL is set): a new database on that server, named by
+--pg-db (default ctf_bench_<pid>), created from the server's `postgres` database
+and dropped at the end. An existing database of that name is never touched.
+"""
+
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def add_db_options(parser) -> None:
+    parser.add_argument(
+        "--pg-db", default=f"ctf_bench_{os.getpid()}",
+        help="with DATABASE_URL: name of the throw-away PostgreSQL database to "
+             "create and drop (default ctf_bench_<pid>; must not exist)")
+
+
+def _admin_sql(url: str, sql: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@contextmanager
+def throwaway_database(pg_db: str):
+    """Set up Django on an empty, migrated database; yield its description."""
+    tmp = tempfile.mkdtemp(prefix="ctf-bench-")
+    os.environ["VAR_DIR"] = tmp
+    os.environ.setdefault("DEBUG", "true")  # the system checks refuse default secrets
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ctfplatform.settings")
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        _admin_sql(url, f'CREATE DATABASE "{pg_db}"')
+        bench_url = urlunsplit(urlsplit(url)._replace(path=f"/{pg_db}"))
+        os.environ["DATABASE_URL"] = bench_url
+    try:
+        import django
+        from django.conf import settings
+        from django.core.management import call_command
+        from django.db import connection
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        # Time as production runs: no per-query debug logging (CaptureQueriesContext
+        # still turns it on where queries are counted).
+        settings.DEBUG = False
+        if connection.vendor == "postgresql":
+            connection.ensure_connection()
+            major, minor = divmod(connection.pg_version, 10000)
+            label = f"PostgreSQL {major}.{minor} (throw-away db {pg_db})"
+        else:
+            label = f"SQLite {connection.Database.sqlite_version} (file in {tmp})"
+        yield label
+    finally:
+        if url:
+            from django.db import connections
+
+            connections.close_all()
+            _admin_sql(url, f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def timed(fn, runs: int, setup=None) -> list[float]:
+    """Run `fn(setup())` `runs` times; return the durations in milliseconds."""
+    times = []
+    for _ in range(runs):
+        arg = setup() if setup else None
+        start = time.perf_counter()
+        fn(arg)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def p(times: list[float], q: float) -> float:
+    """The q-quantile (0..1) of `times`, nearest-rank."""
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+
+
+def summary(times: list[float]) -> str:
+    return f"{statistics.median(times):8.2f} {p(times, 0.95):8.2f}"

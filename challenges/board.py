@@ -1,0 +1,91 @@
+"""The challenge board and detail as one player sees them (read-only).
+
+A constant number of queries whatever the number of challenges: the challenge
+set with its questions, the player's principal and solves, the public solve
+counts, and what the requirements need (see `challenges.access`).
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch
+
+from challenges.access import Access, RequirementContext, challenge_access
+from challenges.models import Challenge, ChallengeType, Competition, Question
+from scoring.selectors import challenge_solve_counts, solved_question_ids
+from scoring.values import dynamic_value
+
+
+@dataclass
+class Card:
+    challenge: Challenge
+    access: Access
+    points: int
+    solve_count: int
+    solved_questions: set[int] = field(default_factory=set)
+
+    @property
+    def questions(self) -> list[Question]:
+        return list(self.challenge.questions.all())
+
+    @property
+    def solved(self) -> bool:
+        questions = self.questions
+        return bool(questions) and all(q.pk in self.solved_questions for q in questions)
+
+    @property
+    def is_preview(self) -> bool:
+        return self.access.state != "open"
+
+
+def current_points(challenge: Challenge, solve_count: int) -> int:
+    """The challenge's value now: static, or decayed by its public solves."""
+    if challenge.type == ChallengeType.DYNAMIC and challenge.decay_initial is not None:
+        return dynamic_value(
+            initial=challenge.decay_initial,
+            decay=challenge.decay_decay or 0,
+            minimum=challenge.decay_minimum or 0,
+            function=challenge.decay_function,
+            solves=solve_count,
+        )
+    return challenge.value
+
+
+class Board:
+    """One player's view of one competition's challenges."""
+
+    def __init__(self, user, principal, competition: Competition) -> None:
+        self.user = user
+        self.competition = competition
+        self.principal = principal
+        self.context = RequirementContext(user, self.principal)
+        self._functions = self.context.functions()
+        self._solved = solved_question_ids(self.principal)
+        self._counts = challenge_solve_counts(self.competition)
+
+    def _challenges(self):
+        return self.competition.challenge_set().prefetch_related(
+            Prefetch("questions", queryset=Question.objects.order_by("position"))
+        )
+
+    def card(self, challenge: Challenge) -> Card:
+        count = self._counts.get(challenge.pk, 0)
+        return Card(
+            challenge=challenge,
+            access=challenge_access(challenge, self.context, self._functions),
+            points=current_points(challenge, count),
+            solve_count=count,
+            solved_questions=self._solved,
+        )
+
+    def cards(self) -> list[Card]:
+        """Every challenge the player may see listed (hidden-when-locked ones drop)."""
+        cards = (self.card(c) for c in self._challenges())
+        return [c for c in cards if c.access.is_listed]
+
+    def get(self, challenge_id: int) -> Card | None:
+        """The card of one challenge, or None if the player may not even see it."""
+        challenge = self._challenges().filter(pk=challenge_id).first()
+        if challenge is None:
+            return None
+        card = self.card(challenge)
+        return card if card.access.is_listed else None

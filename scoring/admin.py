@@ -1,0 +1,324 @@
+"""Organizer screens for scoring: principals (ban, hide, adjust, reset attempts),
+submissions (never the raw flag), solves, the ledger, cheat records, decoys."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from challenges.models import Question
+from scoring.models import (
+    CheatRecord,
+    DecoyFlag,
+    Principal,
+    ScoreEvent,
+    Solve,
+    Submission,
+)
+from scoring.services import (
+    decoy_create,
+    principal_set_banned,
+    principal_set_hidden,
+    question_attempts_reset,
+    score_adjust,
+)
+
+
+def _principal_link(principal: Principal | None) -> str:
+    if principal is None:
+        return "—"
+    url = reverse("admin:scoring_principal_change", args=[principal.pk])
+    return format_html('<a href="{}">{}</a>', url, principal)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by the platform, never edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class AdjustForm(forms.Form):
+    delta = forms.IntegerField(help_text="Points to add (negative to take away).")
+    note = forms.CharField(max_length=200, help_text="Why; shown as admin:<note>.")
+
+
+class ResetForm(forms.Form):
+    question = forms.ModelChoiceField(
+        queryset=Question.objects.select_related("challenge")
+    )
+    reason = forms.CharField(max_length=300)
+
+
+@admin.register(Principal)
+class PrincipalAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "kind",
+        "competition",
+        "score_total",
+        "last_solve_at",
+        "is_banned",
+        "is_hidden",
+    ]
+    list_filter = ["competition", "kind", "is_banned", "is_hidden"]
+    search_fields = ["team__name", "user__username"]
+    list_select_related = ["team", "user", "competition"]
+    readonly_fields = [
+        "competition",
+        "kind",
+        "team",
+        "user",
+        "score_total",
+        "last_solve_at",
+        "is_banned",
+        "is_hidden",
+        "created_at",
+    ]
+    actions = ["ban", "unban", "hide", "unhide"]
+    change_form_template = "admin/scoring/principal/change_form.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def _toggle(self, request, queryset, **change) -> None:
+        done = 0
+        for principal in queryset:
+            if "banned" in change:
+                done += principal_set_banned(
+                    principal=principal, actor=request.user, banned=change["banned"]
+                )
+            else:
+                done += principal_set_hidden(
+                    principal=principal, actor=request.user, hidden=change["hidden"]
+                )
+        self.message_user(request, f"{done} principal(s) changed.")
+
+    @admin.action(description="Ban")
+    def ban(self, request, queryset):
+        self._toggle(request, queryset, banned=True)
+
+    @admin.action(description="Unban")
+    def unban(self, request, queryset):
+        self._toggle(request, queryset, banned=False)
+
+    @admin.action(description="Hide from the scoreboard")
+    def hide(self, request, queryset):
+        self._toggle(request, queryset, hidden=True)
+
+    @admin.action(description="Show on the scoreboard")
+    def unhide(self, request, queryset):
+        self._toggle(request, queryset, hidden=False)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/adjust/",
+                view(self.adjust_view),
+                name="scoring_principal_adjust",
+            ),
+            path(
+                "<int:pk>/reset-attempts/",
+                view(self.reset_view),
+                name="scoring_principal_reset_attempts",
+            ),
+        ] + super().get_urls()
+
+    def _form_view(self, request, pk, form_class, title, apply) -> HttpResponse:
+        principal = get_object_or_404(Principal, pk=pk)
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                message = apply(principal, form.cleaned_data)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(request, message, messages.SUCCESS)
+                return redirect("admin:scoring_principal_change", pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "principal": principal,
+            "title": title,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/scoring/principal/form.html", context)
+
+    def adjust_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        def apply(principal, data):
+            score_adjust(
+                principal=principal,
+                delta=data["delta"],
+                note=data["note"],
+                actor=request.user,
+            )
+            return f"{data['delta']:+d} points for {principal} (admin:{data['note']})."
+
+        return self._form_view(request, pk, AdjustForm, "Adjust the score", apply)
+
+    def reset_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        def apply(principal, data):
+            question_attempts_reset(
+                principal=principal,
+                question=data["question"],
+                admin=request.user,
+                reason=data["reason"],
+            )
+            return f"Wrong attempts of {principal} on {data['question']} reset."
+
+        return self._form_view(request, pk, ResetForm, "Reset wrong attempts", apply)
+
+
+@admin.register(Submission)
+class SubmissionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "principal_link",
+        "user",
+        "question",
+        "result",
+        "points",
+        "ip",
+        "short_hash",
+    ]
+    list_filter = ["result", "question__challenge__category", "principal__competition"]
+    search_fields = [
+        "principal__team__name",
+        "principal__user__username",
+        "user__username",
+        "question__challenge__name",
+        "ip",
+        "flag_hash",
+    ]
+    list_select_related = [
+        "principal__team",
+        "principal__user",
+        "user",
+        "question__challenge",
+    ]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="principal")
+    def principal_link(self, submission: Submission) -> str:
+        return _principal_link(submission.principal)
+
+    @admin.display(description="flag SHA-256")
+    def short_hash(self, submission: Submission) -> str:
+        return submission.flag_hash[:12] + "…"
+
+
+@admin.register(Solve)
+class SolveAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "principal", "question", "user"]
+    list_filter = ["principal__competition", "question__challenge__category"]
+    search_fields = [
+        "principal__team__name",
+        "principal__user__username",
+        "question__challenge__name",
+    ]
+    list_select_related = [
+        "principal__team",
+        "principal__user",
+        "user",
+        "question__challenge",
+    ]
+    date_hierarchy = "created_at"
+
+
+@admin.register(ScoreEvent)
+class ScoreEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "principal",
+        "delta",
+        "reason",
+        "note",
+        "question",
+        "actor",
+    ]
+    list_filter = ["reason", "principal__competition"]
+    search_fields = ["principal__team__name", "principal__user__username", "note"]
+    list_select_related = [
+        "principal__team",
+        "principal__user",
+        "question__challenge",
+        "actor",
+    ]
+    date_hierarchy = "created_at"
+
+
+@admin.register(CheatRecord)
+class CheatRecordAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "kind",
+        "submitter_link",
+        "owner_link",
+        "question",
+        "submission",
+    ]
+    list_filter = ["kind", "submitter__competition"]
+    search_fields = [
+        "submitter__team__name",
+        "submitter__user__username",
+        "owner__team__name",
+        "owner__user__username",
+    ]
+    list_select_related = [
+        "submitter__team",
+        "submitter__user",
+        "owner__team",
+        "owner__user",
+        "question__challenge",
+        "submission",
+    ]
+
+    @admin.display(description="submitter")
+    def submitter_link(self, cheat: CheatRecord) -> str:
+        return _principal_link(cheat.submitter)
+
+    @admin.display(description="flag owner")
+    def owner_link(self, cheat: CheatRecord) -> str:
+        return _principal_link(cheat.owner)
+
+
+class DecoyForm(forms.ModelForm):
+    class Meta:
+        model = DecoyFlag
+        fields = ["competition", "value", "where"]
+
+
+@admin.register(DecoyFlag)
+class DecoyFlagAdmin(admin.ModelAdmin):
+    form = DecoyForm
+    list_display = ["value", "where", "competition", "hit_count", "created_at"]
+    list_filter = ["competition"]
+    search_fields = ["value", "where"]
+
+    @admin.display(description="hits")
+    def hit_count(self, decoy: DecoyFlag) -> int:
+        return decoy.hits.count()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("hits")
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        decoy = decoy_create(
+            competition=obj.competition, value=obj.value, where=obj.where
+        )
+        obj.pk = decoy.pk

@@ -1,0 +1,83 @@
+"""`POST /api/v1/challenges/{id}/attempt`: the submission pipeline over JSON."""
+
+from django.http import Http404
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api import MeSerializer
+from accounts.models import User
+from audit.services import client_ip
+from challenges.board import Board
+from challenges.models import Competition
+from scoring.pipeline import submission_attempt
+from scoring.services import principal_resolve
+
+
+class MeView(APIView):
+    """The caller's account, team, and score in the default competition."""
+
+    def get(self, request: Request) -> Response:
+        user = User.objects.select_related("team__captain").get(pk=request.user.pk)
+        principal = principal_resolve(
+            user=user, competition=Competition.objects.default()
+        )
+        data = MeSerializer(user).data
+        data["principal"] = (
+            None
+            if principal is None
+            else {
+                "id": principal.pk,
+                "kind": principal.kind,
+                "name": str(principal),
+                "score": principal.score_total,
+                "banned": principal.is_banned,
+            }
+        )
+        data["score"] = principal.score_total if principal else 0
+        return Response(data)
+
+
+class AttemptSerializer(serializers.Serializer):
+    question = serializers.IntegerField(required=False)
+    flag = serializers.CharField(trim_whitespace=False, allow_blank=False)
+
+
+class AttemptView(APIView):
+    """Answers correct, wrong, already_solved, rate_limited (429) or refused."""
+
+    def post(self, request: Request, challenge_id: int) -> Response:
+        data = AttemptSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        competition = Competition.objects.default()
+        principal = principal_resolve(user=request.user, competition=competition)
+        card = Board(request.user, principal, competition).get(challenge_id)
+        if card is None:
+            raise Http404
+        question = None
+        if "question" in data.validated_data:
+            question = next(
+                (q for q in card.questions if q.pk == data.validated_data["question"]),
+                None,
+            )
+            if question is None:
+                raise Http404
+        result = submission_attempt(
+            user=request.user,
+            challenge=card.challenge,
+            question=question,
+            flag=data.validated_data["flag"],
+            competition=competition,
+            ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        code = (
+            status.HTTP_429_TOO_MANY_REQUESTS
+            if result.result == "rate_limited"
+            else status.HTTP_200_OK
+        )
+        response = Response(result.to_dict(), status=code)
+        if result.retry_after and code == 429:
+            response["Retry-After"] = str(result.retry_after)
+        return response

@@ -1,0 +1,293 @@
+"""The submission pipeline, in the order of ARCHITECTURE.md:
+
+1. resolve the principal (refuse banned, out of window, locked challenges);
+2. already solved? answer so without re-processing;
+3. rate limit (Redis sliding window, shared by all processes) and the
+   question's wrong-attempt cap since the latest reset;
+4. expected flag (Redis -> TeamFlag -> derive);
+5. constant-time comparison;
+6. correct: Submission, Solve, ScoreEvent and the total in one transaction;
+7. wrong: Submission, count the attempt, anti-cheat scan.
+
+The flag form, the API and tests all call `submission_attempt`.
+"""
+
+import hashlib
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from audit.models import EventType
+from audit.services import record
+from challenges.access import RequirementContext, challenge_access
+from challenges.models import Question
+from scoring import anticheat, store
+from scoring.flags import expected_flag
+from scoring.ledger import (
+    first_blood_bonus,
+    ledger_write,
+    public_solve_count,
+    question_value,
+    question_value_sync,
+)
+from scoring.models import (
+    AttemptReset,
+    Principal,
+    Result,
+    ScoreReason,
+    Solve,
+    Submission,
+)
+from scoring.services import principal_resolve
+
+log = logging.getLogger(__name__)
+MAX_FLAG_BYTES = 1024
+
+
+@dataclass
+class Attempt:
+    """What the player is told."""
+
+    result: str
+    message: str
+    points: int = 0
+    retry_after: int = 0
+    first_blood: int = 0
+
+    def to_dict(self) -> dict:
+        data = {"result": self.result, "message": self.message, "points": self.points}
+        if self.retry_after:
+            data["retry_after"] = self.retry_after
+        if self.first_blood:
+            data["first_blood_bonus"] = self.first_blood
+        return data
+
+
+def _matches(flag: dict, typed: str, own: str | None) -> bool:
+    """Compare in constant time (regex and case-insensitive forms normalise first)."""
+    kind, content = flag.get("kind"), flag.get("content", "")
+    if kind == "derived":
+        return own is not None and hmac.compare_digest(typed.encode(), own.encode())
+    if kind == "regex":
+        try:
+            return re.fullmatch(content, typed) is not None
+        except re.error:
+            return False
+    if kind == "case_insensitive":
+        return hmac.compare_digest(
+            typed.casefold().encode(), content.casefold().encode()
+        )
+    return hmac.compare_digest(typed.encode(), content.encode())
+
+
+def _wrong_since_reset(principal: Principal, question: Question) -> int:
+    baseline = AttemptReset.objects.filter(
+        principal=principal, question=question
+    ).aggregate(at=Max("created_at"))["at"]
+    wrong = Submission.objects.filter(
+        principal=principal, question=question, result=Result.WRONG
+    )
+    if baseline:
+        wrong = wrong.filter(created_at__gt=baseline)
+    return wrong.count()
+
+
+def _lock_remaining(principal: Principal, competition) -> int:
+    try:
+        return store.lock_remaining(principal.pk)
+    except store.StoreDown:
+        return _db_lock_remaining(principal, competition)
+
+
+def _db_lock_remaining(principal: Principal, competition) -> int:
+    """The same rule from the Submission table, for when Redis is down."""
+    n = competition.rate_limit_attempts
+    last_correct = Submission.objects.filter(
+        principal=principal, result=Result.CORRECT
+    ).aggregate(at=Max("created_at"))["at"]
+    recent = Submission.objects.filter(principal=principal, result=Result.WRONG)
+    if last_correct:
+        recent = recent.filter(created_at__gt=last_correct)
+    times = list(
+        recent.order_by("-created_at").values_list("created_at", flat=True)[:n]
+    )
+    if (
+        len(times) < n
+        or (times[0] - times[-1]).total_seconds() > competition.rate_limit_window
+    ):
+        return 0
+    left = competition.rate_limit_lockout - (timezone.now() - times[0]).total_seconds()
+    return max(0, int(left + 0.999))
+
+
+def submission_attempt(
+    *,
+    user,
+    challenge,
+    flag: str,
+    question: Question | None = None,
+    competition=None,
+    ip: str | None = None,
+    user_agent: str = "",
+) -> Attempt:
+    """Check one typed flag for `user` and score it; see the module docstring."""
+    from challenges.models import Competition
+
+    if len(flag.encode()) > MAX_FLAG_BYTES:  # refused before hashing, not stored
+        return Attempt(Result.REFUSED, "That is too long to be a flag (1 KB at most).")
+    competition = competition or Competition.objects.default()
+    typed = flag.strip()
+    questions = list(challenge.questions.all())
+    if question is None:
+        if len(questions) != 1:
+            return Attempt(Result.REFUSED, "Say which question this flag answers.")
+        question = questions[0]
+    elif question.challenge_id != challenge.pk:
+        return Attempt(Result.REFUSED, "That question is not part of this challenge.")
+
+    # 1. Principal, bans, time window, requirement.
+    principal = principal_resolve(user=user, competition=competition)
+    if principal is None:
+        return Attempt(Result.REFUSED, "Join a team to play in this competition.")
+    meta = {
+        "principal": principal,
+        "user": user,
+        "question": question,
+        "flag_hash": hashlib.sha256(typed.encode()).hexdigest(),
+        "ip": ip,
+        "user_agent": user_agent[:300],
+    }
+
+    def refuse(message: str) -> Attempt:
+        Submission.objects.create(result=Result.REFUSED, reason=message[:200], **meta)
+        return Attempt(Result.REFUSED, message)
+
+    if principal.is_banned:
+        return refuse("Your team is banned from this competition.")
+    if not competition.is_open():
+        return refuse("Submissions are closed: the competition is not running.")
+    context = RequirementContext(user, principal)
+    if not challenge_access(challenge, context).is_open:
+        return refuse("This challenge is locked.")
+
+    # 2. Already solved.
+    if Solve.objects.filter(principal=principal, question=question).exists():
+        return Attempt(Result.ALREADY_SOLVED, "You already solved this.")
+
+    # 3. Rate limit and the question's cap.
+    left = _lock_remaining(principal, competition)
+    if left:
+        Submission.objects.create(result=Result.RATE_LIMITED, **meta)
+        return Attempt(
+            Result.RATE_LIMITED,
+            f"Too many wrong flags: try again in {left} s.",
+            retry_after=left,
+        )
+    if (
+        question.attempts
+        and _wrong_since_reset(principal, question) >= question.attempts
+    ):
+        return refuse(f"No attempts left for this question ({question.attempts} used).")
+
+    # 4-5. Expected flag, constant-time comparison against every accepted form.
+    own = (
+        expected_flag(principal, question)
+        if any(f.get("kind") == "derived" for f in question.flags)
+        else None
+    )
+    correct = any(_matches(f, typed, own) for f in question.flags)
+    if correct:
+        return _score(principal, question, competition, meta)
+    return _wrong(principal, question, competition, meta)
+
+
+def _score(principal: Principal, question: Question, competition, meta) -> Attempt:
+    """6. Correct: one transaction; the Solve constraint makes a race score once."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            # Solves of one question queue here, so first blood and decay follow
+            # commit order.
+            Question.objects.select_for_update().filter(pk=question.pk).first()
+            solve = Solve.objects.create(
+                principal=principal,
+                question=question,
+                user=meta["user"],
+                created_at=now,
+            )
+            public = principal.is_public
+            solvers = public_solve_count(question)
+            value = question_value(question, solvers)
+            Submission.objects.create(result=Result.CORRECT, points=value, **meta)
+            ledger_write(
+                principal_id=principal.pk,
+                delta=value,
+                reason=ScoreReason.SOLVE,
+                question=question,
+                solved_at=now,
+            )
+            bonus = first_blood_bonus(
+                competition=competition,
+                question=question,
+                rank=solvers if public else 0,
+                value=value,
+            )
+            if bonus:
+                ledger_write(
+                    principal_id=principal.pk,
+                    delta=bonus,
+                    reason=ScoreReason.FIRST_BLOOD,
+                    question=question,
+                )
+            question_value_sync(question)
+            record(
+                EventType.CHALLENGE_SOLVED,
+                actor=meta["user"],
+                principal=principal,
+                team=principal.team_id,
+                subject=str(principal),
+                ip=meta["ip"],
+                details={
+                    "challenge": question.challenge_id,
+                    "question": question.pk,
+                    "points": value,
+                    "first_blood_bonus": bonus,
+                    "solve": solve.pk,
+                },
+            )
+    except IntegrityError:
+        return Attempt(Result.ALREADY_SOLVED, "You already solved this.")
+    try:
+        store.wrong_clear(principal.pk)
+    except store.StoreDown:
+        pass
+    message = (
+        f"Correct! +{value} points"
+        + (f" and a first-blood bonus of {bonus}" if bonus else "")
+        + "."
+    )
+    return Attempt(Result.CORRECT, message, points=value, first_blood=bonus)
+
+
+def _wrong(principal: Principal, question: Question, competition, meta) -> Attempt:
+    """7. Wrong: record, count toward the lockout, then look for cheating."""
+    submission = Submission.objects.create(result=Result.WRONG, **meta)
+    try:
+        lockout = store.wrong_attempt(
+            principal.pk,
+            attempts=competition.rate_limit_attempts,
+            window=competition.rate_limit_window,
+            lockout=competition.rate_limit_lockout,
+        )
+    except store.StoreDown:
+        lockout = _db_lock_remaining(principal, competition)
+    anticheat.scan(submission=submission, competition=competition)
+    message = "Wrong flag."
+    if lockout:
+        message += f" Too many wrong flags: locked for {lockout} s."
+    return Attempt(Result.WRONG, message, retry_after=lockout)

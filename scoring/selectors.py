@@ -1,0 +1,45 @@
+"""Read-only queries other apps use (the board, requirements) about solves."""
+
+from django.db.models import Count, OuterRef, Subquery
+
+from challenges.models import Question
+from scoring.models import Principal, Solve
+
+
+def solved_question_ids(principal: Principal | None) -> set[int]:
+    """Ids of the questions `principal` solved."""
+    if principal is None:
+        return set()
+    return set(principal.solves.values_list("question_id", flat=True))
+
+
+def challenge_solve_counts(competition) -> dict[int, int]:
+    """Per challenge id, how many public principals solved all of its questions."""
+    questions_in_challenge = (
+        Question.objects.filter(challenge=OuterRef("question__challenge"))
+        .values("challenge")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    complete = (
+        Solve.objects.filter(
+            principal__competition=competition,
+            principal__is_hidden=False,
+            principal__is_banned=False,
+        )
+        .values("question__challenge", "principal")
+        .annotate(n=Count("pk"), need=Subquery(questions_in_challenge))
+        .values_list("question__challenge", "n", "need")
+    )
+    counts: dict[int, int] = {}
+    for challenge_id, solved, need in complete:
+        if solved >= need:
+            counts[challenge_id] = counts.get(challenge_id, 0) + 1
+    return counts
+
+
+def unlocked_hint_ids(principal: Principal | None) -> set[int]:
+    """Ids of the hints `principal` paid for (or opened, when free)."""
+    if principal is None:
+        return set()
+    return set(principal.hint_unlocks.values_list("hint_id", flat=True))

@@ -1,0 +1,179 @@
+"""Scoring operations other than the submission pipeline (see pipeline.py):
+principals, bans, manual adjustments, hint unlocks, attempt resets, decoys."""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from audit.models import EventType
+from audit.services import record
+from challenges.models import Question
+from scoring.decoys import decoys_changed
+from scoring.derivation import flag_hash
+from scoring.flags import flags_prederive
+from scoring.ledger import (
+    ledger_write,
+    principal_dynamic_questions,
+    question_value_sync,
+)
+from scoring.models import (
+    AttemptReset,
+    CheatKind,
+    DecoyFlag,
+    HintUnlock,
+    Principal,
+    PrincipalKind,
+    ScoreReason,
+)
+
+
+def principal_resolve(*, user, competition) -> Principal | None:
+    """Return the principal `user` plays as in `competition`, creating it on first use.
+
+    None when the competition's play mode leaves the user out (a team-only event
+    and a user without a team). A new principal gets its derived flags at once.
+    """
+    plays_as = competition.plays_as(user)
+    if plays_as is None:
+        return None
+    if plays_as == "team":
+        lookup = {"team_id": user.team_id, "kind": PrincipalKind.TEAM}
+    else:
+        lookup = {"user_id": user.pk, "kind": PrincipalKind.SOLO}
+    principal = Principal.objects.filter(competition=competition, **lookup).first()
+    if principal is not None:
+        return principal
+    try:
+        with transaction.atomic():
+            principal = Principal.objects.create(competition=competition, **lookup)
+    except IntegrityError:  # another request created it first
+        return Principal.objects.get(competition=competition, **lookup)
+    flags_prederive(
+        principals=[principal],
+        questions=Question.objects.filter(challenge__in=competition.challenge_set()),
+    )
+    return principal
+
+
+@transaction.atomic
+def principal_set_banned(
+    *,
+    principal: Principal,
+    banned: bool,
+    actor=None,
+    reason: str = "",
+    auto: bool = False,
+    user=None,
+) -> bool:
+    """Ban or unban; dynamic values of what it solved follow. False if unchanged."""
+    changed = (
+        Principal.objects.filter(pk=principal.pk)
+        .exclude(is_banned=banned)
+        .update(is_banned=banned)
+    )
+    principal.is_banned = banned
+    if not changed:
+        return False
+    for question in principal_dynamic_questions(principal):
+        question_value_sync(question)
+    if auto:
+        label = CheatKind(reason).label if reason in CheatKind.values else reason
+        record(
+            EventType.USER_AUTO_BANNED_CHEATING,
+            principal=principal,
+            team=principal.team_id,
+            user=user or principal.user_id,
+            subject=str(principal),
+            message=label,
+            details={"reason": reason},
+        )
+    else:
+        record(
+            EventType.USER_BAN_TOGGLED,
+            actor=actor,
+            principal=principal,
+            team=principal.team_id,
+            subject=str(principal),
+            message=("banned" if banned else "unbanned")
+            + (f": {reason}" if reason else ""),
+        )
+    return True
+
+
+@transaction.atomic
+def principal_set_hidden(*, principal: Principal, hidden: bool, actor=None) -> bool:
+    """Hide from (or show on) the scoreboard; dynamic values follow."""
+    changed = (
+        Principal.objects.filter(pk=principal.pk)
+        .exclude(is_hidden=hidden)
+        .update(is_hidden=hidden)
+    )
+    principal.is_hidden = hidden
+    for question in principal_dynamic_questions(principal) if changed else []:
+        question_value_sync(question)
+    return bool(changed)
+
+
+@transaction.atomic
+def score_adjust(*, principal: Principal, delta: int, note: str, actor) -> None:
+    """Adjust by hand: an `admin:<note>` ledger event and a SCORE_ADJUSTED record."""
+    note = note.strip()
+    if not note:
+        raise ValidationError("Say why the score changes.", code="note_required")
+    if not delta:
+        raise ValidationError("The adjustment cannot be zero.", code="zero_delta")
+    ledger_write(
+        principal_id=principal.pk,
+        delta=delta,
+        reason=ScoreReason.ADMIN,
+        note=note[:200],
+        actor=actor,
+    )
+    record(
+        EventType.SCORE_ADJUSTED,
+        actor=actor,
+        principal=principal,
+        team=principal.team_id,
+        subject=str(principal),
+        message=f"{delta:+d} admin:{note}"[:500],
+        details={"delta": delta},
+    )
+
+
+def hint_unlock(*, principal: Principal, hint, user) -> bool:
+    """Unlock a hint once per principal, paying its cost. False if already unlocked."""
+    try:
+        with transaction.atomic():
+            HintUnlock.objects.create(principal=principal, hint=hint, user=user)
+            if hint.cost:
+                ledger_write(
+                    principal_id=principal.pk,
+                    delta=-hint.cost,
+                    reason=ScoreReason.HINT,
+                    note=f"hint {hint.pk}",
+                )
+    except IntegrityError:
+        return False
+    return True
+
+
+def question_attempts_reset(
+    *, principal: Principal, question, admin, reason: str
+) -> AttemptReset:
+    """Give the principal a fresh wrong-attempt budget (no submission is deleted)."""
+    if not reason.strip():
+        raise ValidationError("Say why the attempts are reset.", code="reason_required")
+    return AttemptReset.objects.create(
+        principal=principal, question=question, admin=admin, reason=reason.strip()[:300]
+    )
+
+
+def decoy_create(*, competition, value: str, where: str = "") -> DecoyFlag:
+    """Plant a decoy flag; anyone who submits it is treated like a flag sharer."""
+    value = value.strip()
+    if not value:
+        raise ValidationError("A decoy needs a value.", code="value_required")
+    decoy = DecoyFlag.objects.create(
+        competition=competition, value=value, value_hash=flag_hash(value), where=where
+    )
+    transaction.on_commit(lambda: decoys_changed(competition))
+    return decoy

@@ -1,0 +1,71 @@
+"""The flag form and hint unlocks on a challenge's page (htmx, answered in place)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
+
+from audit.services import client_ip
+from challenges.board import Board, Card
+from challenges.models import Competition, Hint
+from scoring.pipeline import submission_attempt
+from scoring.services import hint_unlock, principal_resolve
+
+
+def _open_card(request: HttpRequest, challenge_id: int) -> tuple[Board, Card]:
+    competition = Competition.objects.default()
+    principal = principal_resolve(user=request.user, competition=competition)
+    board = Board(request.user, principal, competition)
+    card = board.get(challenge_id)
+    if card is None or not card.access.is_open:
+        raise Http404("No such challenge.")
+    return board, card
+
+
+@login_required
+@require_POST
+def attempt(request: HttpRequest, challenge_id: int) -> HttpResponse:
+    board, card = _open_card(request, challenge_id)
+    question = None
+    if request.POST.get("question"):
+        question = next(
+            (q for q in card.questions if str(q.pk) == request.POST["question"]), None
+        )
+        if question is None:
+            raise Http404("No such question.")
+    result = submission_attempt(
+        user=request.user,
+        challenge=card.challenge,
+        question=question,
+        flag=request.POST.get("flag", ""),
+        competition=board.competition,
+        ip=client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    # htmx swaps only 2xx answers; a plain form post gets the real status.
+    limited = result.result == "rate_limited"
+    status = 429 if limited and not request.htmx else 200
+    response = render(
+        request,
+        "scoring/_attempt_result.html",
+        {"attempt": result, "question": question},
+        status=status,
+    )
+    if result.result == "correct":
+        response["HX-Trigger"] = "solved"
+    return response
+
+
+@login_required
+@require_POST
+def unlock_hint(request: HttpRequest, challenge_id: int, hint_id: int) -> HttpResponse:
+    board, card = _open_card(request, challenge_id)
+    hint = get_object_or_404(Hint, pk=hint_id, challenge=card.challenge)
+    if board.principal is None:
+        raise Http404("Join a team to unlock hints.")
+    hint_unlock(principal=board.principal, hint=hint, user=request.user)
+    return render(
+        request,
+        "scoring/_hint.html",
+        {"hint": hint, "unlocked": True, "challenge": card.challenge},
+    )

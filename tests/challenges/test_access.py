@@ -1,0 +1,288 @@
+"""Who sees and opens which challenge: requirements evaluated for one player."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import Cohort
+from audit.models import EventLog, EventType
+from challenges.models import Challenge, Competition
+from scoring.models import Principal
+
+from .factories import fast_password_hashing  # noqa: F401  (fixture)
+from .factories import (
+    board_for,
+    make_challenge,
+    principal_of,
+    solve,
+    team_with_players,
+)
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
+
+
+def card_of(user, challenge):
+    return board_for(user).get(challenge.pk)
+
+
+def is_open(user, challenge) -> bool:
+    card = card_of(user, challenge)
+    return card is not None and card.access.is_open
+
+
+@pytest.fixture
+def warmup(db):
+    return make_challenge("Warmup")
+
+
+def test_it_hides_a_locked_challenge_by_default(solo, warmup):
+    gated = make_challenge("Gated", requirement='(COMPLETED "Warmup")')
+
+    cards = board_for(solo).cards()
+
+    assert [c.challenge for c in cards] == [warmup]
+    assert card_of(solo, gated) is None
+
+
+def test_it_shows_a_locked_card_with_its_explanation(solo, warmup):
+    gated = make_challenge("Gated", requirement='(COMPLETED "Warmup")',
+                           locked_visibility="locked")
+
+    card = card_of(solo, gated)
+
+    assert card.access.state == "locked"
+    assert not card.access.is_open
+    assert card.access.explanation == "Solve Warmup"
+
+
+def test_it_shows_a_preview_card(solo, warmup):
+    gated = make_challenge("Gated", requirement='(COMPLETED "Warmup")',
+                           locked_visibility="preview")
+
+    card = card_of(solo, gated)
+
+    assert card.access.state == "preview"
+    assert card.points == 100
+
+
+def test_it_opens_a_challenge_once_its_requirement_is_met(solo, warmup):
+    gated = make_challenge("Gated", requirement='(COMPLETED "Warmup")')
+    solve(principal_of(solo), warmup)
+
+    assert is_open(solo, gated)
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("Warm Up", "warm up"),
+        ("Warm Up", "WARM   UP"),
+        ("Straße", "STRASSE"),
+        ("🔥 Ｆｉｒｅ", "🔥 fire"),
+        ("Café", "CAFE\u0301"),
+    ],
+)
+def test_it_matches_completed_names_ignoring_case_and_unicode_forms(solo, name, written):
+    first = make_challenge(name)
+    gated = make_challenge("Gated", requirement=f'(COMPLETED "{written}")')
+    solve(principal_of(solo), first)
+
+    assert is_open(solo, gated)
+    gated.refresh_from_db()
+    assert gated.requirement_error == ""
+
+
+def test_it_matches_completed_ids(solo, warmup):
+    gated = make_challenge("Gated", requirement=f"(COMPLETED {warmup.pk})")
+    assert not is_open(solo, gated)
+
+    solve(principal_of(solo), warmup)
+
+    assert is_open(solo, gated)
+
+
+def test_it_counts_a_multi_question_challenge_only_when_every_question_is_solved(solo):
+    rsa = make_challenge("RSA", questions=("modulus", "plaintext"))
+    gated = make_challenge("Gated", requirement='(COMPLETED "RSA")')
+    principal = principal_of(solo)
+
+    solve(principal, rsa, "modulus")
+    assert not is_open(solo, gated)
+
+    solve(principal, rsa, "plaintext")
+    assert is_open(solo, gated)
+
+
+def test_it_shares_solves_within_a_team(captain, member, warmup):
+    gated = make_challenge("Gated", requirement='(COMPLETED "Warmup")')
+
+    solve(principal_of(captain), warmup)
+
+    assert is_open(member, gated)
+
+
+def test_it_ignores_solves_in_another_competition(solo, warmup):
+    gated = make_challenge("Gated", requirement='(COMPLETED "Warmup")')
+    other = Competition.objects.create(name="Other", slug="other")
+    solve(principal_of(solo, other), warmup)
+
+    assert not is_open(solo, gated)
+
+
+def test_it_binds_user_score_to_the_principal(captain, member):
+    gated = make_challenge("Gated", requirement="(>= (USER-SCORE) 300)")
+    principal = principal_of(captain)
+    assert not is_open(member, gated)
+
+    Principal.objects.filter(pk=principal.pk).update(score_total=300)
+
+    assert is_open(member, gated)
+
+
+def test_it_binds_cohort_to_the_player(solo, outsider):
+    gated = make_challenge("Gated", requirement='(COHORT "Students")')
+    students = Cohort.objects.create(name="students")
+    students.members.add(solo)
+
+    assert is_open(solo, gated)
+    assert not is_open(outsider, gated)
+
+
+def test_it_matches_cohorts_by_id(solo, outsider):
+    students = Cohort.objects.create(name="Students")
+    students.members.add(solo)
+    gated = make_challenge("Gated", requirement=f"(COHORT {students.pk})")
+
+    assert is_open(solo, gated)
+    assert not is_open(outsider, gated)
+
+
+def test_it_binds_team_name_and_size(captain, member, solo):
+    by_name = make_challenge("Invited", requirement='(= (TEAM-NAME) "Null Pointers")')
+    pairs = make_challenge("Pairs", requirement="(<= 1 (TEAM-SIZE) 2)")
+    trio = team_with_players("Trio", size=3)
+    trio_player = trio.members.first()
+
+    assert is_open(member, by_name)
+    assert is_open(member, pairs)
+    assert not is_open(solo, by_name)
+    assert not is_open(solo, pairs)
+    assert not is_open(trio_player, by_name)
+    assert not is_open(trio_player, pairs)
+
+
+def test_it_counts_solves_per_category(solo):
+    web = [make_challenge(f"Web {i}", category="web") for i in range(2)]
+    pwn = make_challenge("Pwn 1", category="pwn")
+    gated = make_challenge("Boss", category="web", requirement='(>= (SOLVES "Web") 2)')
+    any_two = make_challenge("Any", requirement="(>= (SOLVES) 2)")
+    principal = principal_of(solo)
+
+    solve(principal, web[0])
+    solve(principal, pwn)
+    assert not is_open(solo, gated)
+    assert is_open(solo, any_two)
+
+    solve(principal, web[1])
+    assert is_open(solo, gated)
+
+
+@pytest.mark.parametrize(
+    ("requirement", "opens"),
+    [
+        ('(AFTER "2000-01-01")', True),
+        ('(BEFORE "2000-01-01")', False),
+        ('(AFTER "2999-12-31 23:59")', False),
+        ('(BEFORE "2999-12-31 23:59")', True),
+        ("(AFTER 946684800)", True),
+    ],
+)
+def test_it_evaluates_before_and_after_against_now(solo, requirement, opens):
+    gated = make_challenge("Timed", requirement=requirement)
+
+    assert is_open(solo, gated) is opens
+
+
+def test_staff_see_every_challenge_open(organizer, warmup):
+    gated = make_challenge("Gated", requirement='(COMPLETED "Warmup")')
+    broken = make_challenge("Broken", requirement='(COMPLETED "Nowhere")')
+
+    cards = board_for(organizer).cards()
+
+    assert {c.challenge for c in cards} == {warmup, gated, broken}
+    assert all(c.access.is_open for c in cards)
+
+
+def test_a_failing_requirement_locks_the_challenge_and_is_reported_once(solo, login):
+    broken = make_challenge("Broken", requirement='(COMPLETED "Nowhere")',
+                            locked_visibility="locked")
+    client = login(solo)
+
+    pages = [client.get(reverse("challenges:board")) for _ in range(3)]
+
+    assert all(p.status_code == 200 for p in pages)
+    assert "Locked" in pages[-1].content.decode()
+    broken.refresh_from_db()
+    assert "Nowhere" in broken.requirement_error
+    events = EventLog.objects.filter(event_type=EventType.REQUIREMENT_ERROR)
+    assert events.count() == 1
+    assert events.get().details["challenge"] == broken.pk
+    assert client.get(broken.get_absolute_url()).status_code == 403
+
+
+def test_a_failing_requirement_hides_a_hidden_when_locked_challenge(solo, outsider):
+    broken = make_challenge("Broken", requirement='(COMPLETED "Nowhere")')
+
+    assert card_of(solo, broken) is None
+    assert card_of(outsider, broken) is None
+    assert EventLog.objects.filter(event_type=EventType.REQUIREMENT_ERROR).count() == 1
+
+
+def test_the_challenge_admin_flags_a_requirement_error(organizer, solo, login):
+    make_challenge("Broken", requirement='(COMPLETED "Nowhere")')
+    make_challenge("Fine")
+    board_for(solo).cards()
+
+    response = login(organizer).get(
+        reverse("admin:challenges_challenge_changelist"), {"problem": "requirement"})
+
+    page = response.content.decode()
+    assert "Broken" in page
+    assert "requirement error" in page
+    assert "Fine" not in page
+
+
+REQUIREMENTS = [
+    '(COMPLETED "Warmup")',
+    "(>= (USER-SCORE) 100)",
+    '(OR (COHORT "Students") (>= (SOLVES "web") 1))',
+    "(AND (<= (TEAM-SIZE) 4) (COMPLETED-ANY \"Warmup\" \"Other\"))",
+    '(AFTER "2000-01-01")',
+]
+
+
+def add_gated(n: int, start: int = 0) -> None:
+    for i in range(start, start + n):
+        make_challenge(f"Gated {i}", category=("web", "pwn")[i % 2],
+                       requirement=REQUIREMENTS[i % len(REQUIREMENTS)],
+                       locked_visibility=("locked", "preview", "hidden")[i % 3])
+
+
+def test_the_board_costs_the_same_queries_for_5_and_50_challenges(member, login):
+    make_challenge("Warmup")
+    make_challenge("Other")
+    Cohort.objects.create(name="Students").members.add(member)
+    client = login(member)
+    add_gated(5)
+    client.get(reverse("challenges:board"))  # creates the principal
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("challenges:board"))
+    add_gated(45, start=5)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(reverse("challenges:board"))
+
+    assert Challenge.objects.count() == 52
+    assert response.content.decode().count('class="chal') > 30
+    assert len(many.captured_queries) == len(few.captured_queries)
