@@ -29,6 +29,8 @@ test-deps:
 	  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # pytest's exit code 5 ("no tests ran") is a failure here, like any other.
 test: install test-deps

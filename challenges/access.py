@@ -86,7 +86,8 @@ class RequirementContext:
 
     @cached_property
     def _team_size(self) -> int:
-        return self.user.team.members.count() if self.user.team_id else 0
+        principal = self.principal
+        return principal.team.members.count() if principal and principal.team_id else 0
 
     def _challenge_id(self, ref: int | str) -> int:
         if isinstance(ref, int):
@@ -123,7 +124,8 @@ class RequirementContext:
     def functions(self) -> dict[str, Callable[[list], object]]:
         """The mapping `Expression.evaluate` takes."""
         user, principal, now = self.user, self.principal, self.now.timestamp()
-        team = user.team if user.team_id else None
+        # The team counts only when the player plays as it (not in solo events).
+        team = principal.team if principal and principal.team_id else None
         return {
             "USER-NAME": lambda args: user.username,
             "USER-ID": lambda args: user.pk,
@@ -149,12 +151,24 @@ def challenge_access(
     expression = None
     try:
         expression = compile_requirement(challenge.requirement)
-        if expression.evaluate(functions or context.functions()):
-            return OPEN
+        value = expression.evaluate(functions or context.functions())
     except LispIshError as error:
         requirement_error_report(challenge=challenge, error=error)
+    else:
+        if challenge.requirement_error:
+            requirement_error_clear(challenge=challenge)
+        if value:
+            return OPEN
     explanation = expression.explain() if expression else "Not available yet."
     return Access(challenge.locked_visibility, explanation)
+
+
+def requirement_error_clear(*, challenge: Challenge) -> None:
+    """The requirement evaluates again: drop the admin flag."""
+    Challenge.objects.filter(pk=challenge.pk).exclude(requirement_error="").update(
+        requirement_error=""
+    )
+    challenge.requirement_error = ""
 
 
 def requirement_error_report(*, challenge: Challenge, error: LispIshError) -> None:

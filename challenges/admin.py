@@ -1,6 +1,7 @@
 """Organizer screens: competitions, challenges (with catalog and requirement
 flags), feedback, and the catalog rescan."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -8,6 +9,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from challenges.admin_requirements import requirement_test_as
+from challenges.catalog import normalize_name
 from challenges.models import (
     Challenge,
     ChallengeFile,
@@ -16,7 +19,21 @@ from challenges.models import (
     Hint,
     Question,
 )
-from challenges.services import catalog_rescan, challenge_set_state
+from challenges.services import (
+    catalog_rescan,
+    challenge_set_state,
+    competition_freeze,
+    competition_unfreeze,
+)
+from requirements.fields import RequirementField
+from requirements.widgets import RequirementWidget
+
+
+class FreezeForm(forms.Form):
+    freeze_at = forms.SplitDateTimeField(
+        widget=admin.widgets.AdminSplitDateTime,
+        help_text="From this moment the public scoreboard stops moving.",
+    )
 
 
 @admin.register(Competition)
@@ -26,6 +43,54 @@ class CompetitionAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["challenges"]
+    readonly_fields = ["freeze_at"]
+    actions = ["freeze_now", "unfreeze"]
+
+    @admin.action(description="Freeze the scoreboard now")
+    def freeze_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for competition in queryset:
+            competition_freeze(competition=competition, actor=request.user)
+        self.message_user(request, f"Froze {queryset.count()} scoreboard(s).")
+
+    @admin.action(description="Unfreeze the scoreboard")
+    def unfreeze(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for competition in queryset:
+            competition_unfreeze(competition=competition, actor=request.user)
+        self.message_user(request, f"Unfroze {queryset.count()} scoreboard(s).")
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/schedule-freeze/",
+                self.admin_site.admin_view(self.schedule_view),
+                name="challenges_competition_schedule_freeze",
+            ),
+        ] + super().get_urls()
+
+    def schedule_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Schedule (or move) the freeze to a given time."""
+        competition = Competition.objects.get(pk=pk)
+        form = FreezeForm(
+            request.POST or None, initial={"freeze_at": competition.freeze_at}
+        )
+        if request.method == "POST" and form.is_valid():
+            competition_freeze(
+                competition=competition,
+                actor=request.user,
+                at=form.cleaned_data["freeze_at"],
+            )
+            self.message_user(request, f"Freeze of {competition} set.")
+            return redirect("admin:challenges_competition_change", pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "opts": self.model._meta,
+            "original": competition,
+            "title": f"Schedule the scoreboard freeze of {competition}",
+        }
+        return TemplateResponse(
+            request, "admin/challenges/competition/freeze.html", context
+        )
 
 
 class QuestionInline(admin.TabularInline):
@@ -100,6 +165,8 @@ class ChallengeAdmin(admin.ModelAdmin):
     inlines = [QuestionInline, HintInline, FileInline]
     actions = ["make_visible", "make_hidden"]
     change_list_template = "admin/challenges/challenge/change_list.html"
+    # The admin swaps in its own textarea for text fields unless told otherwise.
+    formfield_overrides = {RequirementField: {"widget": RequirementWidget}}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(_questions=Count("questions"))
@@ -124,6 +191,8 @@ class ChallengeAdmin(admin.ModelAdmin):
         return ", ".join(flags) or "—"
 
     def save_model(self, request, obj, form, change) -> None:
+        # Requirements match names through normalized_name: keep it in step.
+        obj.normalized_name = normalize_name(obj.name)
         if "requirement" in form.changed_data:
             obj.requirement_error = ""  # a new requirement gets a fresh verdict
         super().save_model(request, obj, form, change)
@@ -144,6 +213,11 @@ class ChallengeAdmin(admin.ModelAdmin):
                 "rescan/",
                 self.admin_site.admin_view(self.rescan_view),
                 name="challenges_challenge_rescan",
+            ),
+            path(
+                "<int:challenge_id>/test-as/",
+                self.admin_site.admin_view(requirement_test_as),
+                name="challenges_challenge_test_as",
             ),
         ] + super().get_urls()
 

@@ -8,6 +8,7 @@ counts, and what the requirements need (see `challenges.access`).
 from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from challenges.access import Access, RequirementContext, challenge_access
 from challenges.models import Challenge, ChallengeType, Competition, Question
@@ -60,7 +61,12 @@ class Board:
         self.context = RequirementContext(user, self.principal)
         self._functions = self.context.functions()
         self._solved = solved_question_ids(self.principal)
-        self._counts = challenge_solve_counts(self.competition)
+        # While the scoreboard is frozen, solve counts and decayed values are
+        # shown as they stood at the freeze (staff see them live).
+        frozen = competition.is_frozen() and not user.is_staff
+        self._counts = challenge_solve_counts(
+            competition, until=competition.freeze_at if frozen else None
+        )
 
     def _challenges(self):
         return self.competition.challenge_set().prefetch_related(
@@ -77,14 +83,26 @@ class Board:
             solved_questions=self._solved,
         )
 
+    @property
+    def not_started(self) -> bool:
+        """Before the start players see no challenges (staff see them all)."""
+        starts = self.competition.starts_at
+        return bool(starts and starts > timezone.now() and not self.user.is_staff)
+
     def cards(self) -> list[Card]:
         """Every challenge the player may see listed (hidden-when-locked ones drop)."""
+        if self.not_started:
+            return []
         cards = (self.card(c) for c in self._challenges())
         return [c for c in cards if c.access.is_listed]
 
     def get(self, challenge_id: int) -> Card | None:
         """The card of one challenge, or None if the player may not even see it."""
-        challenge = self._challenges().filter(pk=challenge_id).first()
+        challenge = (
+            None
+            if self.not_started
+            else (self._challenges().filter(pk=challenge_id).first())
+        )
         if challenge is None:
             return None
         card = self.card(challenge)

@@ -52,7 +52,12 @@ ALLOWED_ATTRIBUTES = {
 
 def render_markdown(text: str) -> SafeString:
     """Render spec markdown, dropping scripts, event handlers and javascript: URLs."""
-    html = md.markdown(text, extensions=["fenced_code", "tables", "sane_lists"])
+    html = md.markdown(
+        text,
+        extensions=["fenced_code", "tables", "sane_lists"],
+        # `align` survives sanitizing; the default inline style would not.
+        extension_configs={"tables": {"use_align_attribute": True}},
+    )
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

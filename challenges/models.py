@@ -42,6 +42,9 @@ class Competition(models.Model):
     play_mode = models.CharField(
         max_length=8, choices=PlayMode.choices, default=PlayMode.BOTH
     )
+    # The public scoreboard shows the standings as of this moment once it passes;
+    # a future time schedules the freeze.
+    freeze_at = models.DateTimeField(null=True, blank=True)
     # Scoring options (the submission pipeline reads them).
     rate_limit_attempts = models.PositiveSmallIntegerField(
         default=3, help_text="Wrong attempts in the window before a lockout."
@@ -104,6 +107,10 @@ class Competition(models.Model):
         now = now or timezone.now()
         started = self.starts_at is None or self.starts_at <= now
         return started and (self.ends_at is None or now < self.ends_at)
+
+    def is_frozen(self, now=None) -> bool:
+        """Whether the public scoreboard is frozen at `now`."""
+        return self.freeze_at is not None and self.freeze_at <= (now or timezone.now())
 
     def plays_as(self, user) -> str | None:
         """How `user` takes part: "team", "solo", or None if the mode excludes them."""

@@ -171,20 +171,23 @@ def _apply_spec(challenge: Challenge, spec: ChallengeSpec, requirement: str) -> 
             Hint.objects.create(challenge=challenge, **values)
     Hint.objects.filter(pk__in=[h.pk for h in hints[len(spec.hints) :]]).delete()
 
-    challenge.files.all().delete()
-    ChallengeFile.objects.bulk_create(
-        ChallengeFile(
+    # Upsert by path so a file keeps its id (and download links) across updates.
+    kept = []
+    for position, f in enumerate(spec.files):
+        handout, _ = ChallengeFile.objects.update_or_create(
             challenge=challenge,
-            name=f.name,
             relative_path=f.relative_path,
-            size=f.size,
-            sha256=f.sha256,
-            is_text=f.is_text,
-            placeholders=list(f.placeholders),
-            position=position,
+            defaults={
+                "name": f.name,
+                "size": f.size,
+                "sha256": f.sha256,
+                "is_text": f.is_text,
+                "placeholders": list(f.placeholders),
+                "position": position,
+            },
         )
-        for position, f in enumerate(spec.files)
-    )
+        kept.append(handout.pk)
+    challenge.files.exclude(pk__in=kept).delete()
 
 
 def catalog_rescan(
@@ -318,3 +321,40 @@ def feedback_set(
         },
     )
     return feedback
+
+
+@transaction.atomic
+def competition_freeze(*, competition: Competition, actor, at=None) -> Competition:
+    """Freeze the public scoreboard now, or schedule it for `at`."""
+    at = at or timezone.now()
+    Competition.objects.filter(pk=competition.pk).update(freeze_at=at)
+    competition.freeze_at = at
+    scheduled = at > timezone.now()
+    record(
+        EventType.SCOREBOARD_FROZEN,
+        actor=actor,
+        subject=competition.name,
+        message=("freeze scheduled for " if scheduled else "frozen at ")
+        + f"{at:%Y-%m-%d %H:%M:%S} UTC",
+        details={
+            "competition": competition.pk,
+            "freeze_at": at.isoformat(),
+            "frozen": True,
+        },
+    )
+    return competition
+
+
+@transaction.atomic
+def competition_unfreeze(*, competition: Competition, actor) -> Competition:
+    """Show the live scoreboard again (or cancel a scheduled freeze)."""
+    Competition.objects.filter(pk=competition.pk).update(freeze_at=None)
+    competition.freeze_at = None
+    record(
+        EventType.SCOREBOARD_FROZEN,
+        actor=actor,
+        subject=competition.name,
+        message="unfrozen",
+        details={"competition": competition.pk, "frozen": False},
+    )
+    return competition

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from challenges.board import Board, Card
@@ -35,7 +35,7 @@ def _filtered(cards: list[Card], params) -> list[Card]:
     category, status = params.get("category", ""), params.get("status", "")
     query = params.get("q", "").strip().casefold()
     if category:
-        cards = [c for c in cards if c.challenge.category == category]
+        cards = [c for c in cards if (c.challenge.category or "misc") == category]
     if status == "solved":
         cards = [c for c in cards if c.solved]
     elif status == "unsolved":
@@ -50,15 +50,10 @@ def _filtered(cards: list[Card], params) -> list[Card]:
     return cards
 
 
-def _not_started(board: Board) -> bool:
-    starts = board.competition.starts_at
-    return bool(starts and starts > timezone.now() and not board.user.is_staff)
-
-
 @login_required
 def board(request: HttpRequest) -> HttpResponse:
     board = player_board(request.user)
-    cards = [] if _not_started(board) else board.cards()
+    cards = board.cards()
     shown = _filtered(cards, request.GET)
     categories: dict[str, list[Card]] = {}
     for card in shown:
@@ -66,9 +61,9 @@ def board(request: HttpRequest) -> HttpResponse:
     context = {
         "board": board,
         "competition": board.competition,
-        "not_started": _not_started(board),
+        "not_started": board.not_started,
         "categories": categories,
-        "all_categories": sorted({c.challenge.category for c in cards}),
+        "all_categories": sorted({c.challenge.category or "misc" for c in cards}),
         "filters": {k: request.GET.get(k, "") for k in ("category", "status", "q")},
         "solved_count": sum(1 for c in cards if c.solved),
         "total_count": len(cards),
@@ -79,7 +74,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 def _open_card(request: HttpRequest, challenge_id: int) -> tuple[Board, Card]:
     board = player_board(request.user)
-    card = None if _not_started(board) else board.get(challenge_id)
+    card = board.get(challenge_id)
     if card is None:
         raise Http404("No such challenge.")
     return board, card
@@ -133,7 +128,9 @@ def download(request: HttpRequest, challenge_id: int, file_id: int) -> HttpRespo
         )
         content_type = mimetypes.guess_type(handout.name)[0] or "text/plain"
         response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{handout.name}"'
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=handout.name
+        )
         return response
     return FileResponse(path.open("rb"), as_attachment=True, filename=handout.name)
 

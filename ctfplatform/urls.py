@@ -13,7 +13,9 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("challenges/", include("challenges.urls")),
     path("challenges/", include("scoring.urls")),
+    path("scoreboard/", include("scoring.scoreboard_urls")),
     path("admin/", admin.site.urls),
+    path("admin-tools/requirements/", include("requirements.urls")),
     path("api/v1/", include("ctfplatform.api")),
 ]
 

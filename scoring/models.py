@@ -322,3 +322,28 @@ class DecoyFlag(models.Model):
 
     def __str__(self) -> str:
         return f"decoy ({self.where or 'unspecified'})"
+
+
+class FrozenStanding(models.Model):
+    """One principal's standing as the ledger stood at a freeze time (a snapshot,
+    computed once per freeze time, so frozen boards never rescan the ledger)."""
+
+    competition = models.ForeignKey(
+        "challenges.Competition", on_delete=models.CASCADE, related_name="+"
+    )
+    freeze_at = models.DateTimeField()
+    principal = models.ForeignKey(Principal, on_delete=models.CASCADE, related_name="+")
+    score = models.IntegerField()
+    solves = models.PositiveIntegerField()
+    last_solve_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["competition", "freeze_at", "principal"],
+                name="scoring_one_frozen_standing",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} at {self.freeze_at}: {self.score}"

@@ -43,6 +43,7 @@ from scoring.models import (
     Solve,
     Submission,
 )
+from scoring.scoreboard import standings_changed
 from scoring.services import principal_resolve
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Read-only queries other apps use (the board, requirements) about solves."""
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from challenges.models import Question
 from scoring.models import Principal, Solve
@@ -13,7 +13,7 @@ def solved_question_ids(principal: Principal | None) -> set[int]:
     return set(principal.solves.values_list("question_id", flat=True))
 
 
-def challenge_solve_counts(competition) -> dict[int, int]:
+def challenge_solve_counts(competition, until=None) -> dict[int, int]:
     """Per challenge id, how many public principals solved all of its questions."""
     questions_in_challenge = (
         Question.objects.filter(challenge=OuterRef("question__challenge"))
@@ -43,3 +43,16 @@ def unlocked_hint_ids(principal: Principal | None) -> set[int]:
     if principal is None:
         return set()
     return set(principal.hint_unlocks.values_list("hint_id", flat=True))
+
+
+def principal_for(user, competition) -> Principal | None:
+    """The principal `user` plays as, if it exists (never creates one)."""
+    if not user.is_authenticated:
+        return None
+    plays_as = competition.plays_as(user)
+    if plays_as == "team":
+        return Principal.objects.filter(competition=competition,
+                                        team_id=user.team_id).first()
+    if plays_as == "solo":
+        return Principal.objects.filter(competition=competition, user=user).first()
+    return None

@@ -24,6 +24,7 @@ from scoring.models import (
     PrincipalKind,
     ScoreReason,
 )
+from scoring.scoreboard import standings_changed
 
 
 def principal_resolve(*, user, competition) -> Principal | None:
@@ -75,6 +76,7 @@ def principal_set_banned(
         return False
     for question in principal_dynamic_questions(principal):
         question_value_sync(question)
+    standings_changed(principal.competition_id)
     if auto:
         label = CheatKind(reason).label if reason in CheatKind.values else reason
         record(
@@ -110,6 +112,7 @@ def principal_set_hidden(*, principal: Principal, hidden: bool, actor=None) -> b
     principal.is_hidden = hidden
     for question in principal_dynamic_questions(principal) if changed else []:
         question_value_sync(question)
+    standings_changed(principal.competition_id)
     return bool(changed)
 
 

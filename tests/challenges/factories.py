@@ -7,10 +7,11 @@
 from __future__ import annotations
 
 import textwrap
+from html.parser import HTMLParser
 from itertools import count
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 from accounts.models import Team, User
 from accounts.services import team_create
@@ -37,7 +38,8 @@ def make_challenge(
 ) -> Challenge:
     """A visible challenge with one question per key (static flags by default)."""
     challenge = Challenge.objects.create(
-        identity=identity or f"{category}/{name.lower().replace(' ', '-')}-{next(_serial)}",
+        identity=identity
+        or f"{category}/{name.lower().replace(' ', '-')}-{next(_serial)}",
         name=name,
         normalized_name=normalize_name(name),
         category=category,
@@ -53,7 +55,8 @@ def make_challenge(
             name=key,
             points=value,
             position=position,
-            flags=flags or [{"kind": "static", "content": f"CTF{{{key}}}", "template": ""}],
+            flags=flags
+            or [{"kind": "static", "content": f"CTF{{{key}}}", "template": ""}],
         )
     return challenge
 
@@ -63,13 +66,17 @@ def default_competition() -> Competition:
 
 
 def principal_of(user: User, competition: Competition | None = None) -> Principal:
-    return principal_resolve(user=user, competition=competition or default_competition())
+    return principal_resolve(
+        user=user, competition=competition or default_competition()
+    )
 
 
 def board_for(user: User, competition: Competition | None = None) -> Board:
     """The board `user` sees in `competition` (the default one unless given)."""
     competition = competition or default_competition()
-    return Board(user, principal_resolve(user=user, competition=competition), competition)
+    return Board(
+        user, principal_resolve(user=user, competition=competition), competition
+    )
 
 
 def solve(principal: Principal, challenge: Challenge, *keys: str) -> None:
@@ -111,8 +118,14 @@ def write_spec(root: Path, folder: str, text: str, files: dict | None = None) ->
     return spec
 
 
-def spec(name: str, *, category: str = "misc", value: int = 100, flag: str = "",
-         extra: str = "") -> str:
+def spec(
+    name: str,
+    *,
+    category: str = "misc",
+    value: int = 100,
+    flag: str = "",
+    extra: str = "",
+) -> str:
     """A small ctfcli spec; `extra` is appended as more YAML lines."""
     flag = flag or f"CTF{{{name.lower().replace(' ', '_')}}}"
     text = (
@@ -132,3 +145,52 @@ def spec(name: str, *, category: str = "misc", value: int = 100, flag: str = "",
 def fast_password_hashing(settings):
     """The personas' passwords hash with MD5 here: PBKDF2 would dominate runtime."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class _FormReader(HTMLParser):
+    """The values a browser would submit from the page's main form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, list[str]] = {}
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        name = a.get("name")
+        if tag == "input" and name:
+            kind = a.get("type", "text")
+            if kind in ("checkbox", "radio") and "checked" not in a:
+                return
+            if kind not in ("submit", "button", "file"):
+                self.data.setdefault(name, []).append(a.get("value") or "")
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.data.setdefault(name, []).append("")
+        elif tag == "select" and name:
+            self._select = name
+            self.data.setdefault(name, [])
+        elif tag == "option" and self._select and "selected" in a:
+            self.data[self._select].append(a.get("value") or "")
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.data[self._textarea][-1] += data
+
+
+def form_data(html: str) -> dict[str, list[str]]:
+    """Read a rendered form back into POST data (admin change forms and the like)."""
+    reader = _FormReader()
+    reader.feed(html)
+    data = reader.data
+    for name, values in data.items():
+        # A textarea's content starts after the newline that follows its tag.
+        data[name] = [v[1:] if v.startswith("\n") else v for v in values]
+    return data

@@ -10,9 +10,10 @@ from audit.models import EventLog, EventType
 from challenges.models import Challenge, Competition
 from scoring.models import Principal
 
-from .factories import fast_password_hashing  # noqa: F401  (fixture)
 from .factories import (
     board_for,
+    fast_password_hashing,  # noqa: F401  (fixture)
+    form_data,
     make_challenge,
     principal_of,
     solve,
@@ -46,8 +47,9 @@ def test_it_hides_a_locked_challenge_by_default(solo, warmup):
 
 
 def test_it_shows_a_locked_card_with_its_explanation(solo, warmup):
-    gated = make_challenge("Gated", requirement='(COMPLETED "Warmup")',
-                           locked_visibility="locked")
+    gated = make_challenge(
+        "Gated", requirement='(COMPLETED "Warmup")', locked_visibility="locked"
+    )
 
     card = card_of(solo, gated)
 
@@ -57,8 +59,9 @@ def test_it_shows_a_locked_card_with_its_explanation(solo, warmup):
 
 
 def test_it_shows_a_preview_card(solo, warmup):
-    gated = make_challenge("Gated", requirement='(COMPLETED "Warmup")',
-                           locked_visibility="preview")
+    gated = make_challenge(
+        "Gated", requirement='(COMPLETED "Warmup")', locked_visibility="preview"
+    )
 
     card = card_of(solo, gated)
 
@@ -83,7 +86,9 @@ def test_it_opens_a_challenge_once_its_requirement_is_met(solo, warmup):
         ("Café", "CAFE\u0301"),
     ],
 )
-def test_it_matches_completed_names_ignoring_case_and_unicode_forms(solo, name, written):
+def test_it_matches_completed_names_ignoring_case_and_unicode_forms(
+    solo, name, written
+):
     first = make_challenge(name)
     gated = make_challenge("Gated", requirement=f'(COMPLETED "{written}")')
     solve(principal_of(solo), first)
@@ -215,8 +220,9 @@ def test_staff_see_every_challenge_open(organizer, warmup):
 
 
 def test_a_failing_requirement_locks_the_challenge_and_is_reported_once(solo, login):
-    broken = make_challenge("Broken", requirement='(COMPLETED "Nowhere")',
-                            locked_visibility="locked")
+    broken = make_challenge(
+        "Broken", requirement='(COMPLETED "Nowhere")', locked_visibility="locked"
+    )
     client = login(solo)
 
     pages = [client.get(reverse("challenges:board")) for _ in range(3)]
@@ -245,7 +251,8 @@ def test_the_challenge_admin_flags_a_requirement_error(organizer, solo, login):
     board_for(solo).cards()
 
     response = login(organizer).get(
-        reverse("admin:challenges_challenge_changelist"), {"problem": "requirement"})
+        reverse("admin:challenges_challenge_changelist"), {"problem": "requirement"}
+    )
 
     page = response.content.decode()
     assert "Broken" in page
@@ -257,16 +264,19 @@ REQUIREMENTS = [
     '(COMPLETED "Warmup")',
     "(>= (USER-SCORE) 100)",
     '(OR (COHORT "Students") (>= (SOLVES "web") 1))',
-    "(AND (<= (TEAM-SIZE) 4) (COMPLETED-ANY \"Warmup\" \"Other\"))",
+    '(AND (<= (TEAM-SIZE) 4) (COMPLETED-ANY "Warmup" "Other"))',
     '(AFTER "2000-01-01")',
 ]
 
 
 def add_gated(n: int, start: int = 0) -> None:
     for i in range(start, start + n):
-        make_challenge(f"Gated {i}", category=("web", "pwn")[i % 2],
-                       requirement=REQUIREMENTS[i % len(REQUIREMENTS)],
-                       locked_visibility=("locked", "preview", "hidden")[i % 3])
+        make_challenge(
+            f"Gated {i}",
+            category=("web", "pwn")[i % 2],
+            requirement=REQUIREMENTS[i % len(REQUIREMENTS)],
+            locked_visibility=("locked", "preview", "hidden")[i % 3],
+        )
 
 
 def test_the_board_costs_the_same_queries_for_5_and_50_challenges(member, login):
@@ -286,3 +296,48 @@ def test_the_board_costs_the_same_queries_for_5_and_50_challenges(member, login)
     assert Challenge.objects.count() == 52
     assert response.content.decode().count('class="chal') > 30
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_completed_follows_a_rename_in_the_admin(organizer, solo, login):
+    warmup = make_challenge("Warmup")
+    gated = make_challenge(
+        "Gated", requirement='(COMPLETED "Warm-up Round")', locked_visibility="locked"
+    )
+    solve(principal_of(solo), warmup)
+    admin = login(organizer)
+    url = reverse("admin:challenges_challenge_change", args=[warmup.pk])
+    data = form_data(admin.get(url).content.decode())
+    data["name"] = ["Warm-up Round"]
+
+    response = admin.post(url, data)
+
+    assert response.status_code == 302
+    warmup.refresh_from_db()
+    assert warmup.name == "Warm-up Round"
+    assert is_open(solo, gated)
+    gated.refresh_from_db()
+    assert gated.requirement_error == ""
+
+
+def test_a_requirement_error_clears_once_the_requirement_evaluates(solo):
+    gated = make_challenge(
+        "Gated", requirement='(COMPLETED "Later")', locked_visibility="locked"
+    )
+    board_for(solo).cards()
+    make_challenge("Later")
+
+    card = card_of(solo, gated)
+
+    assert card.access.explanation == "Solve Later"
+    gated.refresh_from_db()
+    assert gated.requirement_error == ""
+
+
+def test_team_blocks_see_no_team_when_the_competition_is_solo_only(captain, member):
+    Competition.objects.filter(is_default=True).update(play_mode="solo")
+    solo_only = make_challenge("Solo only", requirement="(= (TEAM-SIZE) 0)")
+    no_team = make_challenge("No team", requirement='(= (TEAM-NAME) "")')
+
+    assert board_for(captain).principal.kind == "solo"
+    assert is_open(captain, solo_only)
+    assert is_open(member, no_team)

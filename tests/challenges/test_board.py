@@ -12,8 +12,13 @@ from challenges.board import current_points
 from challenges.models import Challenge, Competition
 from scoring.models import Principal
 
-from .factories import fast_password_hashing  # noqa: F401  (fixture)
-from .factories import make_challenge, principal_of, solve, team_with_players
+from .factories import (
+    fast_password_hashing,  # noqa: F401  (fixture)
+    make_challenge,
+    principal_of,
+    solve,
+    team_with_players,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
@@ -93,7 +98,9 @@ def test_it_shows_solve_counts_and_marks_what_i_solved(solo, player):
     assert cards == [": Other 100 0 solves", "solved: Warmup 100 3 solves · solved"]
 
 
-def test_it_counts_a_multi_question_challenge_once_every_question_is_solved(solo, player):
+def test_it_counts_a_multi_question_challenge_once_every_question_is_solved(
+    solo, player
+):
     rsa = make_challenge("RSA", questions=("modulus", "plaintext"))
     solve(principal_of(solo), rsa, "modulus")
 
@@ -104,9 +111,15 @@ def test_it_counts_a_multi_question_challenge_once_every_question_is_solved(solo
 
 @pytest.fixture
 def dynamic(db):
-    return make_challenge("Decay", type="dynamic", value=500, decay_initial=500,
-                          decay_decay=10, decay_minimum=100,
-                          decay_function="logarithmic")
+    return make_challenge(
+        "Decay",
+        type="dynamic",
+        value=500,
+        decay_initial=500,
+        decay_decay=10,
+        decay_minimum=100,
+        decay_function="logarithmic",
+    )
 
 
 def test_a_dynamic_challenge_shows_its_decayed_value(dynamic, player):
@@ -157,8 +170,14 @@ def test_solves_in_another_competition_do_not_count(dynamic, player):
     ],
 )
 def test_dynamic_values_follow_ctfd(function, solves, points):
-    challenge = Challenge(type="dynamic", value=500, decay_initial=500, decay_decay=10,
-                          decay_minimum=100, decay_function=function)
+    challenge = Challenge(
+        type="dynamic",
+        value=500,
+        decay_initial=500,
+        decay_decay=10,
+        decay_minimum=100,
+        decay_function=function,
+    )
 
     assert current_points(challenge, solves) == points
 
@@ -208,8 +227,9 @@ def test_the_filtered_board_says_when_nothing_matches(catalog_rows, player):
 
 
 def test_it_answers_htmx_with_the_partial(catalog_rows, player):
-    response = player.get(reverse("challenges:board"), {"category": "pwn"},
-                          HTTP_HX_REQUEST="true")
+    response = player.get(
+        reverse("challenges:board"), {"category": "pwn"}, HTTP_HX_REQUEST="true"
+    )
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -238,8 +258,12 @@ def test_it_leaves_out_hidden_and_missing_challenges(player):
 
 def test_it_shows_a_locked_card_with_its_explanation_only(player):
     make_challenge("Warmup")
-    make_challenge("Secret Boss", value=500, requirement='(COMPLETED "Warmup")',
-                   locked_visibility="locked")
+    make_challenge(
+        "Secret Boss",
+        value=500,
+        requirement='(COMPLETED "Warmup")',
+        locked_visibility="locked",
+    )
 
     cards, _ = board_page(player)
 
@@ -248,8 +272,12 @@ def test_it_shows_a_locked_card_with_its_explanation_only(player):
 
 def test_it_shows_a_preview_card_with_name_and_points(player):
     make_challenge("Warmup")
-    make_challenge("Boss", value=500, requirement='(COMPLETED "Warmup")',
-                   locked_visibility="preview")
+    make_challenge(
+        "Boss",
+        value=500,
+        requirement='(COMPLETED "Warmup")',
+        locked_visibility="preview",
+    )
 
     cards, _ = board_page(player)
 
@@ -258,8 +286,11 @@ def test_it_shows_a_preview_card_with_name_and_points(player):
 
 def test_it_escapes_names_and_explanations(player):
     make_challenge('<img src=x onerror="alert(1)">')
-    make_challenge("Gated", requirement='(COMPLETED "<script>alert(1)</script>")',
-                   locked_visibility="locked")
+    make_challenge(
+        "Gated",
+        requirement='(COMPLETED "<script>alert(1)</script>")',
+        locked_visibility="locked",
+    )
 
     page = player.get(reverse("challenges:board")).content.decode()
 
@@ -271,7 +302,8 @@ def test_it_escapes_names_and_explanations(player):
 def test_it_shows_no_challenges_before_the_competition_starts(player):
     make_challenge("Warmup")
     Competition.objects.filter(is_default=True).update(
-        starts_at=timezone.now() + timedelta(hours=2))
+        starts_at=timezone.now() + timedelta(hours=2)
+    )
 
     page = player.get(reverse("challenges:board")).content.decode()
 
@@ -282,7 +314,8 @@ def test_it_shows_no_challenges_before_the_competition_starts(player):
 def test_staff_see_the_board_before_the_start(organizer, login):
     make_challenge("Warmup")
     Competition.objects.filter(is_default=True).update(
-        starts_at=timezone.now() + timedelta(hours=2))
+        starts_at=timezone.now() + timedelta(hours=2)
+    )
 
     cards, _ = board_page(login(organizer))
 
@@ -292,7 +325,8 @@ def test_staff_see_the_board_before_the_start(organizer, login):
 def test_it_shows_the_board_once_the_competition_started(player):
     make_challenge("Warmup")
     Competition.objects.filter(is_default=True).update(
-        starts_at=timezone.now() - timedelta(minutes=1))
+        starts_at=timezone.now() - timedelta(minutes=1)
+    )
 
     cards, _ = board_page(player)
 
@@ -304,7 +338,8 @@ def test_it_shows_only_the_competitions_challenge_set(player):
     make_challenge("SQLi", category="web")
     make_challenge("Tagged", category="pwn", tags=["finals"])
     Competition.objects.filter(is_default=True).update(
-        include_all=False, include_categories=["web"], include_tags=["finals"])
+        include_all=False, include_categories=["web"], include_tags=["finals"]
+    )
 
     cards, _ = board_page(player)
 
@@ -316,3 +351,16 @@ def test_anonymous_visitors_are_sent_to_log_in(client, db):
 
     assert response.status_code == 302
     assert "login" in response.url
+
+
+def test_it_filters_uncategorised_challenges_under_misc(player):
+    make_challenge("Loose end", category="")
+    make_challenge("Warmup", category="misc")
+    make_challenge("SQLi", category="web")
+
+    cards, categories = board_page(player)
+    filtered, _ = board_page(player, category="misc")
+
+    assert categories == ["misc", "web"]
+    assert [c.split()[1] for c in cards][:2] == ["Loose", "Warmup"]
+    assert [c.split()[1] for c in filtered] == ["Loose", "Warmup"]

@@ -11,8 +11,15 @@ from challenges.models import Challenge, ChallengeFile, Competition, Feedback
 from challenges.services import catalog_rescan, feedback_set
 from scoring.derivation import derive_flag
 
-from .factories import fast_password_hashing  # noqa: F401  (fixture)
-from .factories import make_challenge, principal_of, team_with_players, write_spec
+from .factories import (
+    fast_password_hashing,  # noqa: F401  (fixture)
+    make_challenge,
+    principal_of,
+    team_with_players,
+    write_spec,
+)
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
 LEAK = """\
 name: Leaky Notes
@@ -51,16 +58,19 @@ flags:
   - CTF{pretty}
 """
 
-pytestmark = pytest.mark.usefixtures("fast_password_hashing")
-
 
 @pytest.fixture
 def root(tmp_path, settings, db):
     root = tmp_path / "catalog"
-    write_spec(root, "crypto/leak", LEAK, files={
-        "notes.txt": "line one\nkey = {flag:main}\n",
-        "blob.bin": b"\x00\x01\x02{flag:main}\xff",
-    })
+    write_spec(
+        root,
+        "crypto/leak",
+        LEAK,
+        files={
+            "notes.txt": "line one\nkey = {flag:main}\n",
+            "blob.bin": b"\x00\x01\x02{flag:main}\xff",
+        },
+    )
     (root / "crypto/common").mkdir(parents=True)
     (root / "crypto/common/libc.txt").write_text("shared libc\n")
     write_spec(root, "web/pretty", XSS)
@@ -80,18 +90,25 @@ def handout(challenge: Challenge, name: str) -> ChallengeFile:
 
 
 def download_url(challenge: Challenge, name: str) -> str:
-    return reverse("challenges:download", args=[challenge.pk, handout(challenge, name).pk])
+    return reverse(
+        "challenges:download", args=[challenge.pk, handout(challenge, name).pk]
+    )
 
 
 def team_flag(user, challenge: Challenge) -> str:
     principal = principal_of(user)
-    return derive_flag("CTF{leak_{hash}}", competition_id=principal.competition_id,
-                       principal_id=principal.pk,
-                       question_id=challenge.questions.get().pk)
+    return derive_flag(
+        "CTF{leak_{hash}}",
+        competition_id=principal.competition_id,
+        principal_id=principal.pk,
+        question_id=challenge.questions.get().pk,
+    )
 
 
 def body(response) -> bytes:
-    return b"".join(response.streaming_content) if response.streaming else response.content
+    return (
+        b"".join(response.streaming_content) if response.streaming else response.content
+    )
 
 
 def test_it_shows_an_open_challenge(leak, captain, login):
@@ -153,11 +170,13 @@ def test_it_serves_a_shared_file_from_elsewhere_in_the_catalog(leak, captain, lo
     "relative_path",
     ["../../../../etc/passwd", "/etc/passwd", "../../../catalog-secrets.txt"],
 )
-def test_it_refuses_a_path_that_leaves_the_catalog(leak, captain, login, root,
-                                                   relative_path):
+def test_it_refuses_a_path_that_leaves_the_catalog(
+    leak, captain, login, root, relative_path
+):
     (root.parent / "catalog-secrets.txt").write_text("secret")
     ChallengeFile.objects.filter(pk=handout(leak, "notes.txt").pk).update(
-        relative_path=relative_path)
+        relative_path=relative_path
+    )
 
     response = login(captain).get(download_url(leak, "notes.txt"))
 
@@ -165,7 +184,8 @@ def test_it_refuses_a_path_that_leaves_the_catalog(leak, captain, login, root,
 
 
 def test_it_refuses_a_handout_replaced_by_a_symlink_out_of_the_catalog(
-        leak, captain, login, root):
+    leak, captain, login, root
+):
     secret = root.parent / "secret.txt"
     secret.write_text("server secret")
     notes = root / "crypto/leak/notes.txt"
@@ -200,9 +220,12 @@ def test_it_sanitizes_the_spec_description(root, solo, login):
 
 def test_a_locked_challenge_answers_403_with_the_explanation(solo, login):
     make_challenge("Warmup")
-    gated = make_challenge("Gated", requirement='(COMPLETED "Warmup")',
-                           locked_visibility="locked",
-                           description="The secret is SWORDFISH.")
+    gated = make_challenge(
+        "Gated",
+        requirement='(COMPLETED "Warmup")',
+        locked_visibility="locked",
+        description="The secret is SWORDFISH.",
+    )
 
     response = login(solo).get(gated.get_absolute_url())
 
@@ -212,11 +235,13 @@ def test_a_locked_challenge_answers_403_with_the_explanation(solo, login):
     assert "SWORDFISH" not in page
 
 
-def test_a_preview_shows_name_category_and_points_but_no_access(root, leak, solo,
-                                                                 login):
+def test_a_preview_shows_name_category_and_points_but_no_access(
+    root, leak, solo, login
+):
     make_challenge("Warmup")
     Challenge.objects.filter(pk=leak.pk).update(
-        requirement='(COMPLETED "Warmup")', locked_visibility="preview")
+        requirement='(COMPLETED "Warmup")', locked_visibility="preview"
+    )
     client = login(solo)
 
     response = client.get(leak.get_absolute_url())
@@ -238,7 +263,8 @@ def test_a_preview_shows_name_category_and_points_but_no_access(root, leak, solo
 def test_a_locked_challenge_refuses_its_files(root, leak, solo, login):
     make_challenge("Warmup")
     Challenge.objects.filter(pk=leak.pk).update(
-        requirement='(COMPLETED "Warmup")', locked_visibility="locked")
+        requirement='(COMPLETED "Warmup")', locked_visibility="locked"
+    )
 
     response = login(solo).get(download_url(leak, "notes.txt"))
 
@@ -260,24 +286,33 @@ def test_a_hidden_challenge_is_not_found(leak, solo, login, change):
 
     assert client.get(leak.get_absolute_url()).status_code == 404
     assert client.get(download_url(leak, "notes.txt")).status_code == 404
-    assert client.post(reverse("challenges:feedback", args=[leak.pk]),
-                       {"vote": 1}).status_code == 404
+    assert (
+        client.post(
+            reverse("challenges:feedback", args=[leak.pk]), {"vote": 1}
+        ).status_code
+        == 404
+    )
 
 
 def test_an_unknown_challenge_is_not_found(solo, login, db):
-    assert login(solo).get(reverse("challenges:detail", args=[999999])).status_code == 404
+    assert (
+        login(solo).get(reverse("challenges:detail", args=[999999])).status_code == 404
+    )
 
 
 def test_no_challenge_opens_before_the_competition_starts(leak, solo, organizer, login):
     Competition.objects.filter(is_default=True).update(
-        starts_at=timezone.now() + timedelta(days=1))
+        starts_at=timezone.now() + timedelta(days=1)
+    )
 
     assert login(solo).get(leak.get_absolute_url()).status_code == 404
     assert login(solo).get(download_url(leak, "notes.txt")).status_code == 404
     assert login(organizer).get(leak.get_absolute_url()).status_code == 200
 
 
-def test_it_records_one_feedback_per_player_and_lets_them_change_it(leak, captain, login):
+def test_it_records_one_feedback_per_player_and_lets_them_change_it(
+    leak, captain, login
+):
     client = login(captain)
     url = reverse("challenges:feedback", args=[leak.pk])
 
@@ -287,7 +322,11 @@ def test_it_records_one_feedback_per_player_and_lets_them_change_it(leak, captai
     assert first.status_code == second.status_code == 200
     assert "your feedback is saved" in second.content.decode()
     feedback = Feedback.objects.get()
-    assert (feedback.user, feedback.vote, feedback.comment) == (captain, -1, "too guessy")
+    assert (feedback.user, feedback.vote, feedback.comment) == (
+        captain,
+        -1,
+        "too guessy",
+    )
     page = client.get(leak.get_absolute_url()).content.decode()
     assert 'value="-1" checked' in page
 
@@ -299,26 +338,36 @@ def test_each_player_has_their_own_feedback(leak, captain, member, login):
     login(member).post(url, {"vote": "-1"})
 
     assert sorted(Feedback.objects.values_list("user__username", "vote")) == [
-        ("cap", 1), ("mem", -1)]
+        ("cap", 1),
+        ("mem", -1),
+    ]
 
 
 @pytest.mark.parametrize("vote", ["", "0", "2", "up"])
 def test_it_refuses_a_vote_that_is_not_up_or_down(leak, solo, login, vote):
-    response = login(solo).post(reverse("challenges:feedback", args=[leak.pk]),
-                                {"vote": vote})
+    response = login(solo).post(
+        reverse("challenges:feedback", args=[leak.pk]), {"vote": vote}
+    )
 
     assert response.status_code == 400
     assert not Feedback.objects.exists()
 
 
 def test_the_feedback_admin_shows_the_team_and_filters_by_competition(
-        leak, captain, solo, organizer, login):
+    leak, captain, solo, organizer, login
+):
     main = Competition.objects.default()
     finals = Competition.objects.create(name="Finals", slug="finals")
-    feedback_set(user=captain, challenge=leak, competition=main, vote=1,
-                 comment="loved the notes")
-    feedback_set(user=solo, challenge=leak, competition=finals, vote=-1,
-                 comment="finals comment")
+    feedback_set(
+        user=captain,
+        challenge=leak,
+        competition=main,
+        vote=1,
+        comment="loved the notes",
+    )
+    feedback_set(
+        user=solo, challenge=leak, competition=finals, vote=-1, comment="finals comment"
+    )
     admin = login(organizer)
     url = reverse("admin:challenges_feedback_changelist")
 
@@ -329,3 +378,13 @@ def test_the_feedback_admin_shows_the_team_and_filters_by_competition(
     assert "finals comment" in everything
     assert "loved the notes" in only_main
     assert "finals comment" not in only_main
+
+
+def test_a_challenge_outside_the_competition_is_not_found(leak, solo, login):
+    Competition.objects.filter(is_default=True).update(
+        include_all=False, include_categories=["web"]
+    )
+
+    assert login(solo).get(leak.get_absolute_url()).status_code == 404
+    pretty = Challenge.objects.get(identity="web/pretty")
+    assert login(solo).get(pretty.get_absolute_url()).status_code == 200

@@ -1,11 +1,11 @@
-"""Rescanning a catalog on disk into the database: the service, the command, the admin."""
+"""Rescanning a catalog from disk into the database: service, command and admin."""
 
 import json
 import shutil
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -15,8 +15,14 @@ from challenges.models import Challenge, Question
 from challenges.services import catalog_rescan
 from scoring.models import Solve
 
-from .factories import fast_password_hashing  # noqa: F401  (fixture)
-from .factories import principal_of, spec, write_spec
+from .factories import (
+    fast_password_hashing,  # noqa: F401  (fixture)
+    principal_of,
+    spec,
+    write_spec,
+)
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
 WARMUP = spec("Warmup", extra="tags: [beginner]\n")
 
@@ -86,9 +92,13 @@ requirements: (AND (COMPLETED "Warmup") (>= (USER-SCORE) 100))
 locked_visibility: locked
 """
 
-IDENTITIES = ["crypto/baby-rsa", "forensics/needle", "misc/warmup", "pwn/boss", "web/sqli"]
-
-pytestmark = pytest.mark.usefixtures("fast_password_hashing")
+IDENTITIES = [
+    "crypto/baby-rsa",
+    "forensics/needle",
+    "misc/warmup",
+    "pwn/boss",
+    "web/sqli",
+]
 
 
 @pytest.fixture
@@ -96,8 +106,12 @@ def root(tmp_path, settings):
     """A real-world-shaped catalog of five challenges, set as CATALOG_DIR."""
     root = tmp_path / "catalog"
     write_spec(root, "misc/warmup", WARMUP)
-    write_spec(root, "web/sqli", SQLI, files={"dist/schema.sql": "CREATE TABLE users;\n"})
-    write_spec(root, "crypto/baby-rsa", RSA, files={"output.txt": "n = 3233\nc = 855\n"})
+    write_spec(
+        root, "web/sqli", SQLI, files={"dist/schema.sql": "CREATE TABLE users;\n"}
+    )
+    write_spec(
+        root, "crypto/baby-rsa", RSA, files={"output.txt": "n = 3233\nc = 855\n"}
+    )
     write_spec(root, "forensics/needle", LOGS, files={"access.log": "10.0.0.7 GET /\n"})
     write_spec(root, "pwn/boss", BOSS)
     settings.CATALOG_DIR = root
@@ -135,9 +149,15 @@ def test_it_adds_every_challenge_of_a_fresh_catalog(root, db):
     assert [h.cost for h in sqli.hints.all()] == [0, 25]
     rsa = Challenge.objects.get(identity="crypto/baby-rsa")
     assert [(q.key, q.points) for q in rsa.questions.all()] == [
-        ("modulus", 100), ("plaintext", 200)]
+        ("modulus", 100),
+        ("plaintext", 200),
+    ]
     needle = Challenge.objects.get(identity="forensics/needle")
-    assert (needle.type, needle.decay_initial, needle.decay_minimum) == ("dynamic", 500, 100)
+    assert (needle.type, needle.decay_initial, needle.decay_minimum) == (
+        "dynamic",
+        500,
+        100,
+    )
     assert Challenge.objects.get(identity="pwn/boss").locked_visibility == "locked"
 
 
@@ -192,8 +212,12 @@ def test_it_applies_valid_specs_even_when_others_are_rejected(root, db):
 
     assert report.added == IDENTITIES
     assert sorted(p["path"] for p in report.rejected) == [
-        "web/bad-yaml/challenge.yml", "web/broken/challenge.yml"]
-    assert not Challenge.objects.filter(identity__in=["web/broken", "web/bad-yaml"]).exists()
+        "web/bad-yaml/challenge.yml",
+        "web/broken/challenge.yml",
+    ]
+    assert not Challenge.objects.filter(
+        identity__in=["web/broken", "web/bad-yaml"]
+    ).exists()
 
 
 def test_it_keeps_the_last_good_version_live_when_a_spec_breaks(root, db):
@@ -276,14 +300,21 @@ def test_it_brings_back_a_folder_that_reappears(root, db):
 
 
 def test_it_turns_a_ctfcli_requirement_list_into_completed(root, db):
-    write_spec(root, "web/chain", spec("Chain", category="web",
-                                       extra="requirements: [Warmup, SQLi 101, 7]\n"))
+    write_spec(
+        root,
+        "web/chain",
+        spec("Chain", category="web", extra="requirements: [Warmup, SQLi 101, 7]\n"),
+    )
 
     rescan(root)
 
-    assert Challenge.objects.get(identity="web/sqli").requirement == '(COMPLETED "Warmup")'
-    assert (Challenge.objects.get(identity="web/chain").requirement
-            == '(COMPLETED "Warmup" "SQLi 101" 7)')
+    assert (
+        Challenge.objects.get(identity="web/sqli").requirement == '(COMPLETED "Warmup")'
+    )
+    assert (
+        Challenge.objects.get(identity="web/chain").requirement
+        == '(COMPLETED "Warmup" "SQLi 101" 7)'
+    )
 
 
 def test_it_keeps_a_lispish_requirement_in_canonical_form(root, db):
@@ -297,8 +328,12 @@ def test_it_updates_questions_by_key(root, solo):
     rescan(root)
     rsa = Challenge.objects.get(identity="crypto/baby-rsa")
     modulus = rsa.questions.get(key="modulus")
-    write_spec(root, "crypto/baby-rsa", RSA.replace("points: 100", "points: 120"),
-               files={"output.txt": "n = 3233\nc = 855\n"})
+    write_spec(
+        root,
+        "crypto/baby-rsa",
+        RSA.replace("points: 100", "points: 120"),
+        files={"output.txt": "n = 3233\nc = 855\n"},
+    )
 
     rescan(root)
 
@@ -310,15 +345,19 @@ def test_it_updates_questions_by_key(root, solo):
 def test_it_keeps_a_solved_question_removed_from_the_spec(root, solo):
     rescan(root)
     rsa = Challenge.objects.get(identity="crypto/baby-rsa")
-    Solve.objects.create(principal=principal_of(solo),
-                         question=rsa.questions.get(key="plaintext"))
+    Solve.objects.create(
+        principal=principal_of(solo), question=rsa.questions.get(key="plaintext")
+    )
     only_modulus = RSA.split("  - key: plaintext")[0] + "files: [output.txt]\n"
     write_spec(root, "crypto/baby-rsa", only_modulus)
 
     report = rescan(root)
 
     assert report.updated == ["crypto/baby-rsa"]
-    assert sorted(rsa.questions.values_list("key", flat=True)) == ["modulus", "plaintext"]
+    assert sorted(rsa.questions.values_list("key", flat=True)) == [
+        "modulus",
+        "plaintext",
+    ]
     assert Solve.objects.filter(question__challenge=rsa).count() == 1
 
 
@@ -391,12 +430,23 @@ def test_the_command_prints_json_with_paths_relative_to_the_catalog(root, db):
 
     data = json.loads(output)
     assert exit_status == 1
-    assert list(data) == ["added", "updated", "unchanged", "hidden", "rejected", "warnings"]
+    assert list(data) == [
+        "added",
+        "updated",
+        "unchanged",
+        "hidden",
+        "rejected",
+        "warnings",
+    ]
     assert data["added"] == sorted([*IDENTITIES, "misc/odd"])
-    assert data["rejected"] == [{
-        "path": "web/broken/challenge.yml", "line": 1, "field": "flags",
-        "error": "no flag: every question needs at least one",
-    }]
+    assert data["rejected"] == [
+        {
+            "path": "web/broken/challenge.yml",
+            "line": 1,
+            "field": "flags",
+            "error": "no flag: every question needs at least one",
+        }
+    ]
     assert [set(w) for w in data["warnings"]] == [{"path", "message"}]
     assert data["warnings"][0]["path"] == "misc/odd/challenge.yml"
     assert "colour" in data["warnings"][0]["message"]
@@ -436,10 +486,18 @@ flags:
         (BAD_INDENT, 6, None, "not valid YAML"),
         ("name: No flag\ncategory: misc\nvalue: 100\n", 1, "flags", "no flag"),
         ("name: Negative\nvalue: -5\nflags: [x]\n", 2, "value", ""),
-        ("name: Bad\nvalue: 1\nflags: [x]\nrequirements: (AND (COMPLETED \"A\")\n",
-         None, "requirements", "LispIsh"),
-        ("name: Bad\nvalue: 1\nflags: [x]\nrequirements: (FROB 1)\n",
-         None, "requirements", "unknown block FROB"),
+        (
+            'name: Bad\nvalue: 1\nflags: [x]\nrequirements: (AND (COMPLETED "A")\n',
+            None,
+            "requirements",
+            "LispIsh",
+        ),
+        (
+            "name: Bad\nvalue: 1\nflags: [x]\nrequirements: (FROB 1)\n",
+            None,
+            "requirements",
+            "unknown block FROB",
+        ),
     ],
     ids=["yaml", "no-flag", "negative-value", "unbalanced-lispish", "unknown-block"],
 )
@@ -448,15 +506,23 @@ def test_it_says_where_a_spec_is_rejected(root, db, text, line, field, words):
 
     report = rescan(root)
 
-    assert report.rejected == [{"path": "misc/bad/challenge.yml", "line": line,
-                                "field": field, "error": report.rejected[0]["error"]}]
+    assert report.rejected == [
+        {
+            "path": "misc/bad/challenge.yml",
+            "line": line,
+            "field": field,
+            "error": report.rejected[0]["error"],
+        }
+    ]
     assert words in report.rejected[0]["error"]
     assert report.added == IDENTITIES
 
 
 def test_it_keeps_the_old_requirement_when_a_new_one_is_bad(root, db):
     rescan(root)
-    write_spec(root, "pwn/boss", BOSS.replace("(>= (USER-SCORE) 100)", "(>= (USER-SCORE)"))
+    write_spec(
+        root, "pwn/boss", BOSS.replace("(>= (USER-SCORE) 100)", "(>= (USER-SCORE)")
+    )
 
     report = rescan(root)
 
@@ -487,7 +553,9 @@ def test_the_admin_rescan_screen_shows_a_dry_run(root, organizer, login):
 def test_the_admin_rescan_screen_applies_on_confirmation(root, organizer, login):
     client = login(organizer)
 
-    response = client.post(reverse("admin:challenges_challenge_rescan"), {"confirm": "yes"})
+    response = client.post(
+        reverse("admin:challenges_challenge_rescan"), {"confirm": "yes"}
+    )
 
     assert response.status_code == 302
     assert Challenge.objects.count() == 5
@@ -498,8 +566,9 @@ def test_the_admin_rescan_screen_applies_on_confirmation(root, organizer, login)
 
 
 def test_the_admin_rescan_screen_is_for_staff_only(root, solo, login):
-    response = login(solo).post(reverse("admin:challenges_challenge_rescan"),
-                                {"confirm": "yes"})
+    response = login(solo).post(
+        reverse("admin:challenges_challenge_rescan"), {"confirm": "yes"}
+    )
 
     assert response.status_code == 302
     assert "login" in response.url
@@ -512,10 +581,35 @@ def test_the_challenge_admin_flags_a_rejected_spec(root, organizer, login):
     rescan(root)
 
     response = login(organizer).get(
-        reverse("admin:challenges_challenge_changelist"), {"problem": "spec"})
+        reverse("admin:challenges_challenge_changelist"), {"problem": "spec"}
+    )
 
     page = response.content.decode()
     assert "SQLi 101" in page
     assert "spec rejected" in page
     assert "Warmup" not in page
     assert Question.objects.filter(challenge__identity="web/sqli").count() == 1
+
+
+def test_a_second_spec_file_in_a_folder_keeps_the_live_version(root, db):
+    rescan(root)
+    (root / "misc/warmup/challenge.yaml").write_text(spec("Warmup", value=1))
+
+    report = rescan(root)
+
+    assert sorted(p["path"] for p in report.rejected) == [
+        "misc/warmup/challenge.yaml",
+        "misc/warmup/challenge.yml",
+    ]
+    assert report.hidden == []
+    warmup = Challenge.objects.get(identity="misc/warmup")
+    assert warmup.value == 100
+    assert warmup in Challenge.objects.visible()
+    assert "keep one" in warmup.spec_error
+
+
+def test_the_command_refuses_a_missing_catalog(tmp_path, db):
+    with pytest.raises(CommandError, match="Catalog not found"):
+        call_command(
+            "rescan", "--catalog", str(tmp_path / "nowhere"), stdout=StringIO()
+        )

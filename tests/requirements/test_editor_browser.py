@@ -63,6 +63,7 @@ def test_it_builds_a_requirement_from_blocks_only_and_saves_its_text(
     browser.find_element(By.ID, "id_username").send_keys(organizer.username)
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait_for(browser, lambda: browser.current_url.endswith(change))
 
     def palette(name: str) -> None:
         browser.find_element(

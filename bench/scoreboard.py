@@ -1,0 +1,411 @@
+"""Benchmark: the scoreboard (full page, htmx partial, chart data, CTFtime feed).
+
+The scoreboard issue's figures, with 10,000 principals and 200,000 solves on a
+2-core machine: the partial and the chart data answer in under 20 ms at p50 when
+warm and under 100 ms when the cache is cold; the full page serves at least 10x
+CTFd's HTML scoreboard (~90 req/s at concurrency 16, p50 180 ms), i.e. >= 900
+req/s; a solve invalidates its own competition's board, not everything.
+
+1. On a throw-away PostgreSQL database (named by DATABASE_URL, created from the
+   `postgres` database, dropped at the end) and the Redis of REDIS_URL: migrate,
+   then time `generate_fixture` (--principals/--challenges/--solves/--seed).
+2. In-process latency (test client, Host 127.0.0.1, DEBUG off): partial (anonymous
+   and logged in as a mid-board solo player), chart data, full page and CTFtime
+   feed, cold (`cache.clear()` before every call) and warm, p50/p95 over --runs;
+   SQL queries per warm request; the cold path split into its parts.
+3. Invalidation: a second competition with a few principals; one correct solve
+   through `scoring.pipeline.submission_attempt` (static flag CTF{fx_<n>}) in the
+   default one; shows both version keys, the next request's latency, the solver's
+   new score on the board and that the other board is served from cache (0 SQL).
+4. For each gunicorn configuration (CLASS:WORKERS, DEBUG=false, ALLOWED_HOSTS=
+   127.0.0.1): wrk -t1 at --connections for --warmup then --duration seconds on
+   each target (full page anonymous and logged in, partial, chart data, feed):
+   req/s, p50, p90, p99, non-2xx.
+5. cProfile of --profile warm requests of the full page (logged in): top functions.
+
+Needs `wrk` (apt-get install wrk). Every request goes to 127.0.0.1 only.
+Run:  tests/services.sh .venv/bin/python bench/scoreboard.py [--help]
+"""
+
+import argparse
+import cProfile
+import io
+import os
+import pickle
+import pstats
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from _common import ROOT, p, throwaway_database
+
+VENV = ROOT / ".venv" / "bin"
+HOST = "127.0.0.1"
+TARGETS = [  # label, path, logged in
+    ("full page, anonymous", "/scoreboard/", False),
+    ("full page, logged in", "/scoreboard/", True),
+    ("partial, anonymous", "/scoreboard/partial", False),
+    ("chart data", "/scoreboard/chart-data", False),
+    ("ctftime.json", "/scoreboard/ctftime.json", False),
+]
+
+
+def parse_args():
+    db = urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/") or "ctf"
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--principals", type=int, default=10000)
+    ap.add_argument("--challenges", type=int, default=100)
+    ap.add_argument("--solves", type=int, default=200000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=30, help="in-process calls per case")
+    ap.add_argument("-c", "--configs", nargs="*", default=[
+        "sync:2", "sync:3", "sync:4", "gthread:2", "gthread:4"],
+        help="gunicorn worker class:workers (none: skip the HTTP runs)")
+    ap.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--duration", type=int, default=15)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--profile", type=int, default=300,
+                    help="cProfiled requests (0: none)")
+    ap.add_argument("--pg-db", default=db, help="database to create and drop")
+    return ap.parse_args()
+
+
+def loadavg() -> str:
+    """1-minute load average: other work on the machine skews every figure."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+# 1. Fixture -------------------------------------------------------------------
+
+def build_world(args) -> dict:
+    from django.core.management import call_command
+    from django.test import Client
+
+    from challenges.models import Competition
+    from scoring.models import Principal, PrincipalKind, Solve
+    from scoring.scoreboard import standings
+
+    start = time.perf_counter()
+    call_command("generate_fixture", principals=args.principals, verbosity=0,
+                 challenges=args.challenges, solves=args.solves, seed=args.seed)
+    print(f"generate_fixture --principals {args.principals} --challenges "
+          f"{args.challenges} --solves {args.solves}: {ms(start) / 1000:.1f} s, "
+          f"{Solve.objects.count()} solves")
+    competition = Competition.objects.default()
+    rows = standings(competition)
+    me = next(r for r in rows[len(rows) // 2:] if r.kind == PrincipalKind.SOLO)
+    client = Client(HTTP_HOST=HOST)
+    principal = Principal.objects.select_related("user").get(pk=me.principal_id)
+    assert client.login(username=principal.user.username, password="fixture-password")
+    print(f"logged-in player: {principal.user.username}, rank {me.rank} of {len(rows)}")
+    return {"competition": competition, "principal": principal, "user": client,
+            "anon": Client(HTTP_HOST=HOST), "rows": len(rows)}
+
+
+# 2. In-process latency ----------------------------------------------------------
+
+def get(client, path: str):
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return response
+
+
+def latency(client, path: str, runs: int, cold: bool) -> tuple[list[float], int]:
+    from django.core.cache import cache
+
+    times, size = [], 0
+    get(client, path)
+    for _ in range(runs):
+        if cold:
+            cache.clear()
+        start = time.perf_counter()
+        size = len(get(client, path).content)
+        times.append(ms(start))
+    return times, size
+
+
+def in_process(args, world) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    print(f"\n## In-process latency (test client, {args.runs} runs, ms; "
+          f"loadavg {loadavg()})\n")
+    print("| request | cold p50 | cold p95 | warm p50 | warm p95 | bytes | SQL warm |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    cases = [("partial, anonymous", "/scoreboard/partial", "anon"),
+             ("partial, logged in", "/scoreboard/partial", "user"),
+             ("chart data", "/scoreboard/chart-data", "anon"),
+             ("full page, anonymous", "/scoreboard/", "anon"),
+             ("full page, logged in", "/scoreboard/", "user"),
+             ("ctftime.json", "/scoreboard/ctftime.json", "anon")]
+    for label, path, who in cases:
+        cold, _ = latency(world[who], path, args.runs, cold=True)
+        warm, size = latency(world[who], path, args.runs, cold=False)
+        with CaptureQueriesContext(connection) as queries:
+            get(world[who], path)
+        print(f"| {label} | {p(cold, .5):.1f} | {p(cold, .95):.1f} | {p(warm, .5):.2f} "
+              f"| {p(warm, .95):.2f} | {size} | {len(queries)} |")
+    breakdown(args, world)
+
+
+def breakdown(args, world) -> None:
+    """The cold path's parts, and what a warm hit costs before rendering."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.core.cache import cache
+    from django.db import connection
+    from django.http import JsonResponse
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    from scoring import scoreboard as sb
+    from scoring import scoreboard_views as views
+
+    competition, parts = world["competition"], {}
+    qs = (sb._public(competition, None).annotate(n=sb.Count("solves")).values_list(
+        "pk", "team__name", "user__username", "kind", "score_total", "n",
+        "last_solve_at"))
+
+    def part(name, fn):
+        times = []
+        for _ in range(max(5, args.runs // 3)):
+            start = time.perf_counter()
+            result = fn()
+            times.append(ms(start))
+        parts[name] = p(times, .5)
+        return result
+
+    raw = part("SQL: principals + Count(solves) (values_list)", lambda: list(qs.all()))
+    rows = part("Python: _ranked sort + Row objects", lambda: sb._ranked(
+        (pk, t or u, k, s, n, last) for pk, t, u, k, s, n, last in raw))
+    part("cache.set(rows) (pickle + Redis)", lambda: cache.set("bench:rows", rows))
+    part("cache.get(rows) (Redis + unpickle)", lambda: cache.get("bench:rows"))
+    blob = pickle.dumps(rows)
+    part("pickle.loads(rows) alone", lambda: pickle.loads(blob))
+    part("cache.get(version key) (one Redis round trip)",
+         lambda: cache.get(f"sb:v:{competition.pk}"))
+    request = RequestFactory().get("/scoreboard/partial", HTTP_HOST=HOST)
+    request.user = AnonymousUser()
+    context = views._table_context(request)
+    part("render _scoreboard_table.html (50 rows)",
+         lambda: render_to_string("scoring/_scoreboard_table.html", context, request))
+    part("chart_data from cached rows (build dict)",
+         lambda: (cache.delete_pattern("sb:chart:*"), sb.chart_data(competition)))
+    part("cache.get(chart dict) (Redis + unpickle)", lambda: sb.chart_data(competition))
+    part("cache.get(chart dict) + JsonResponse encode", lambda: JsonResponse(
+        sb.chart_data(competition)))
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN ANALYZE " + str(qs.query))
+        plan = [r[0] for r in cursor.fetchall()]
+    print(f"\n## Where a cold standings() goes ({len(rows)} rows, pickled "
+          f"{len(pickle.dumps(rows))} bytes; p50 ms)\n")
+    print("| part | ms |\n|---|---:|")
+    for name, value in parts.items():
+        print(f"| {name} | {value:.2f} |")
+    print("\nPostgreSQL plan (top and timing):\n```\n" + "\n".join(
+        plan[:3] + [x for x in plan if "Execution Time" in x]) + "\n```")
+
+
+# 3. Invalidation ---------------------------------------------------------------
+
+def invalidation(world) -> None:
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User
+    from challenges.models import Competition, Question
+    from scoring.models import Principal, PrincipalKind, Solve
+    from scoring.pipeline import submission_attempt
+    from scoring.scoreboard import rank_of, standings
+
+    comp, principal = world["competition"], world["principal"]
+    other = Competition.objects.create(name="Bench other", slug="bench-other")
+    users = User.objects.bulk_create(User(username=f"bench-other-{i}")
+                                     for i in range(5))
+    Principal.objects.bulk_create(Principal(competition=other, kind=PrincipalKind.SOLO,
+                                            user=u, score_total=100 * i)
+                                  for i, u in enumerate(users))
+    solved = set(Solve.objects.filter(principal=principal).values_list("question_id",
+                                                                       flat=True))
+    questions = Question.objects.select_related("challenge").order_by("pk")
+    question = next(q for q in questions
+                    if q.pk not in solved and q.flags[0]["kind"] == "static")
+    cache.clear()
+    get(world["anon"], "/scoreboard/partial")
+    before_other = standings(other)
+    before = rank_of(standings(comp), principal.pk)
+    keys = [f"sb:v:{comp.pk}", f"sb:v:{other.pk}"]
+    versions = [cache.get(k) for k in keys]
+    start = time.perf_counter()
+    attempt = submission_attempt(user=principal.user, challenge=question.challenge,
+                                 flag=question.flags[0]["content"], question=question)
+    solve_ms = ms(start)
+    after_versions = [cache.get(k) for k in keys]
+    start = time.perf_counter()
+    get(world["anon"], "/scoreboard/partial")
+    next_ms = ms(start)
+    start = time.perf_counter()
+    get(world["anon"], "/scoreboard/partial")
+    then_ms = ms(start)
+    after = rank_of(standings(comp), principal.pk)
+    with CaptureQueriesContext(connection) as queries:
+        other_rows = standings(other)
+    print("\n## Invalidation after one solve\n")
+    print(f"- solve: {attempt.result} +{attempt.points} ({question.challenge.name}) "
+          f"for {principal} in {solve_ms:.1f} ms")
+    print(f"- version key {keys[0]} (this competition): {versions[0]} -> "
+          f"{after_versions[0]}; {keys[1]} (other): {versions[1]} -> "
+          f"{after_versions[1]}")
+    print(f"- next /scoreboard/partial: {next_ms:.1f} ms; the one after: "
+          f"{then_ms:.1f} ms")
+    print(f"- solver on the board: rank {before.rank}, score {before.score} -> rank "
+          f"{after.rank}, score {after.score} "
+          f"({'updated' if after.score > before.score else 'STALE'})")
+    print(f"- other competition's board: {len(queries)} SQL queries, "
+          f"{'same rows from cache' if other_rows == before_other else 'CHANGED'}")
+
+
+# 4. HTTP load ------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(config: str, threads: int, port: int, log: Path) -> subprocess.Popen:
+    klass, workers = config.split(":")
+    env = dict(os.environ, DEBUG="false", ALLOWED_HOSTS=HOST, LOG_LEVEL="WARNING")
+    cmd = [str(VENV / "gunicorn"), "ctfplatform.wsgi", "-w", workers, "-k", klass,
+           "-b", f"{HOST}:{port}", "--log-level", "warning"]
+    if klass == "gthread":
+        cmd += ["--threads", str(threads)]
+    print(f"\n`{' '.join(cmd)}`")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("a"),
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection((HOST, port), timeout=1) as s:
+                s.sendall(b"GET /scoreboard/ctftime.json HTTP/1.0\r\n"
+                          b"Host: 127.0.0.1\r\n\r\n")
+                if s.recv(12).startswith(b"HTTP/1"):
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    stop(proc)
+    sys.exit(f"gunicorn did not start; see {log}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def to_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[unit]
+
+
+def run_wrk(port: int, path: str, cookie: str | None, seconds: int, conns: int) -> dict:
+    cmd = ["wrk", "-t", "1", "-c", str(conns), "-d", f"{seconds}s", "--timeout", "10s",
+           "--latency", f"http://{HOST}:{port}{path}"]
+    if cookie:
+        cmd += ["-H", f"Cookie: sessionid={cookie}"]
+    out = subprocess.run(cmd, capture_output=True, text=True,
+                         timeout=seconds + 60).stdout
+    stats = {f"p{q}": to_ms(v) for q, v in re.findall(
+        r"^\s+(50|90|99)%\s+([\d.]+[mu]?s)", out, re.M)}
+    stats["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    stats["bad"] = (int(bad.group(1)) if bad else 0, errors.group(1) if errors else "")
+    stats["load"] = loadavg()
+    return stats
+
+
+def load(args, world) -> None:
+    import urllib.request
+
+    cookie = world["user"].cookies["sessionid"].value
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for config in args.configs:
+            port = free_port()
+            log = Path(tmp) / "gunicorn.log"
+            proc = start_gunicorn(config, args.threads, port, log)
+            try:
+                request = urllib.request.Request(
+                    f"http://{HOST}:{port}/scoreboard/",
+                    headers={"Cookie": f"sessionid={cookie}"})
+                body = urllib.request.urlopen(request, timeout=30).read().decode()
+                assert world["principal"].user.username in body, "cookie not logged in"
+                for label, path, logged_in in TARGETS:
+                    sid = cookie if logged_in else None
+                    run_wrk(port, path, sid, args.warmup, args.connections)
+                    rows.append((config, label, run_wrk(port, path, sid, args.duration,
+                                                        args.connections)))
+                    print(config, label, rows[-1][2], flush=True)
+            finally:
+                stop(proc)
+    print(f"\n## HTTP: wrk -t1 -c{args.connections} -d{args.duration}s after "
+          f"{args.warmup} s warm-up (ms)\n")
+    print("| gunicorn | target | req/s | p50 | p90 | p99 | non-2xx / socket errors "
+          "| loadavg after |")
+    print("|---|---|---:|---:|---:|---:|---|---|")
+    for config, label, s in rows:
+        bad = f"{s['bad'][0]} {s['bad'][1]}".strip()
+        print(f"| {config} | {label} | {s['rps']:.0f} | {s['p50']:.1f} "
+              f"| {s['p90']:.1f} | {s['p99']:.1f} | {bad} | {s['load']} |")
+
+
+# 5. Profile --------------------------------------------------------------------
+
+def profile(args, world) -> None:
+    get(world["user"], "/scoreboard/")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(args.profile):
+        get(world["user"], "/scoreboard/")
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
+    print(f"\n## cProfile: {args.profile} warm full-page requests (logged in), by "
+          f"own time\n\n```\n{out.getvalue().strip()}\n```")
+
+
+def main() -> None:
+    args = parse_args()
+    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+        sys.exit("Set DATABASE_URL and REDIS_URL (run through tests/services.sh).")
+    print(f"loadavg at start: {Path('/proc/loadavg').read_text().strip()}")
+    with throwaway_database(args.pg_db) as label:
+        print(f"Database: {label}")
+        world = build_world(args)
+        in_process(args, world)
+        invalidation(world)
+        if args.profile:
+            profile(args, world)
+        if args.configs:
+            load(args, world)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,420 @@
+"""Benchmark: flag submissions over HTTP against the production set-up.
+
+The scoring issue's figure: at concurrency 16 on a 2-core machine, at least 500
+submissions/s with a p99 under 50 ms (CTFd 3.8: ~50/s, p50 ~330 ms, p99 ~850 ms).
+
+1. On a throw-away PostgreSQL database (named by DATABASE_URL, created from the
+   `postgres` database, dropped at the end) and the Redis of REDIS_URL: migrate,
+   `generate_fixture`, ban policy "record", one API token per principal, and
+   request pools: ~85% wrong flags, ~10% correct flags of unsolved questions
+   (each pair sent once), ~5% another principal's derived flag (shared).
+2. In process (Django test client): SQL queries and Redis round trips of single
+   requests, and the serial time of one wrong submission.
+3. For each gunicorn configuration (`-c` CLASS:WORKERS[:whatif]): starts
+   `gunicorn ctfplatform.wsgi` on 127.0.0.1 (DEBUG=false; `:whatif` serves
+   bench/submissions/whatif.py, the same app with the per-request solve-count
+   aggregate memoised for 5 s), clears lockouts, runs wrk with
+   bench/submissions/attempt.lua at `--connections` for `--warmup`, then
+   `--duration` seconds, and records req/s, latency percentiles, the answers,
+   new Submission rows by result and the CPU used per process group.
+4. Re-runs the best plain and the best what-if configuration under `py-spy
+   record --idle` (every worker) and prints where the workers spend their time.
+5. Stops gunicorn, wrk and py-spy, drops the database.
+
+Needs `wrk` (apt-get install wrk) and, for step 4, py-spy in the venv.
+Run:  tests/services.sh .venv/bin/python bench/submissions.py [options]
+"""
+
+import argparse
+import collections
+import json
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from _common import ROOT, throwaway_database
+
+HERE = Path(__file__).resolve().parent / "submissions"
+VENV = ROOT / ".venv" / "bin"
+RESERVED = 100  # principals kept out of the load, for the in-process measurements
+
+
+def parse_args():
+    db = urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/") or "ctf"
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--principals", type=int, default=10000)
+    ap.add_argument("--challenges", type=int, default=50)
+    ap.add_argument("--solves", type=int, default=20000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--mix", default="85,10,5", help="percent wrong,correct,shared")
+    ap.add_argument("-c", "--configs", nargs="+", default=[
+        "sync:2", "sync:3", "sync:4", "gthread:2", "gthread:3", "gthread:4",
+        "sync:2:whatif", "sync:4:whatif", "gthread:3:whatif"],
+        help="gunicorn CLASS:WORKERS[:whatif] (gthread workers get --threads)")
+    ap.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--duration", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rate-guess", type=int, default=1000,
+                    help="requests pooled per second of load (the pool wraps after)")
+    ap.add_argument("--profile", type=int, default=15, help="py-spy seconds (0: none)")
+    ap.add_argument("--pg-db", default=db, help="database to create and drop")
+    return ap.parse_args()
+
+
+# 1. Fixture, tokens and request pools ------------------------------------------
+
+def build_world(args) -> dict:
+    from django.core.management import call_command
+
+    from accounts.models import APIToken
+    from accounts.services import TOKEN_PREFIX, _hash_token
+    from challenges.models import Competition, Question
+    from scoring.models import Principal, Solve, TeamFlag
+
+    t0 = time.perf_counter()
+    call_command("generate_fixture", principals=args.principals, verbosity=0,
+                 challenges=args.challenges, solves=args.solves, seed=args.seed)
+    Competition.objects.filter(is_default=True).update(ban_policy="record")
+    tokens, rows = {}, []
+    for pk, user, captain in Principal.objects.values_list("pk", "user_id",
+                                                           "team__captain_id"):
+        tokens[pk] = raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        rows.append(APIToken(user_id=user or captain, name="bench", prefix=raw[:10],
+                             key_hash=_hash_token(raw)))
+    APIToken.objects.bulk_create(rows, batch_size=5000)
+    questions = {pk: (challenge, flags[0]["kind"], flags[0]["content"]) for
+                 pk, challenge, flags in Question.objects.values_list(
+                     "pk", "challenge_id", "flags")}
+    own = collections.defaultdict(dict)
+    for p, q, v in TeamFlag.objects.values_list("principal_id", "question_id", "value"):
+        own[q][p] = v
+    print(f"fixture and {len(tokens)} tokens in {time.perf_counter() - t0:.1f} s")
+    principals = sorted(tokens)
+    return {"tokens": tokens, "questions": questions, "own": own, "qs": list(questions),
+            "players": principals[:-RESERVED], "reserved": principals[-RESERVED:],
+            "derived": [q for q, v in questions.items() if v[1] == "derived"],
+            "used": set(Solve.objects.values_list("principal_id", "question_id"))}
+
+
+def pick(world, rng, kind: str, players=None) -> tuple[int, int, str]:
+    """(principal, question, flag) of `kind` on a question the principal has not
+    solved; a correct pair is marked used, so it is sent once."""
+    players = players or world["players"]
+    while True:
+        p = rng.choice(players)
+        q = rng.choice(world["derived" if kind == "shared" else "qs"])
+        other = rng.choice(world["players"])
+        if (p, q) in world["used"] or (kind == "shared" and other == p):
+            continue
+        if kind == "wrong":
+            return p, q, f"CTF{{nope_{rng.getrandbits(48):012x}}}"
+        if kind == "shared":
+            return p, q, world["own"][q][other]
+        world["used"].add((p, q))
+        _, how, flag = world["questions"][q]
+        return p, q, world["own"][q][p] if how == "derived" else flag
+
+
+def write_pool(world, rng, mix, n: int, path: Path) -> None:
+    with path.open("w") as f:
+        for kind in rng.choices(("wrong", "correct", "shared"), weights=mix, k=n):
+            p, q, flag = pick(world, rng, kind)
+            f.write(f"/api/v1/challenges/{world['questions'][q][0]}/attempt\t"
+                    f"{world['tokens'][p]}\t{json.dumps({'flag': flag})}\n")
+
+
+# 2. In process: round trips and serial time -------------------------------------
+
+def in_process(world) -> tuple[list, dict]:
+    import redis.client
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    import challenges.board as board
+
+    calls, client, rng = [0], Client(), random.Random(7)
+    originals = redis.client.Redis.execute_command, redis.client.Pipeline.execute
+
+    def counted(original):
+        def wrapper(*a, **kw):
+            calls[0] += 1
+            return original(*a, **kw)
+        return wrapper
+
+    def post(p, q, flag):
+        return client.post(f"/api/v1/challenges/{world['questions'][q][0]}/attempt",
+                           {"flag": flag}, content_type="application/json",
+                           HTTP_AUTHORIZATION=f"Token {world['tokens'][p]}",
+                           HTTP_HOST="127.0.0.1")
+
+    p1, p2, p3, p4 = world["reserved"][:4]
+    s1, d2, d3 = (next(q for q, v in world["questions"].items()
+                       if v[1] == kind and (p, q) not in world["used"])
+                  for p, kind in ((p1, "static"), (p2, "derived"), (p3, "derived")))
+    cases = [("wrong, 1st after start (index rebuild)", p1, s1, "CTF{x}"),
+             ("wrong (token used < 1 min ago)", p1, s1, "CTF{x2}"),
+             ("wrong (token's first use this minute)", p4, s1, "CTF{x3}"),
+             ("correct (static flag)", p1, s1, world["questions"][s1][2]),
+             ("already_solved", p1, s1, "CTF{x4}"),
+             ("shared (another's derived flag)", p2, d2, world["own"][d2][p1]),
+             ("wrong, 3rd in 30 s: locks", p2, d2, "CTF{x5}"),
+             ("rate_limited", p2, d2, "CTF{x6}"),
+             ("correct (derived flag)", p3, d3, world["own"][d3][p3])]
+    rows = []
+    redis.client.Redis.execute_command = counted(originals[0])
+    redis.client.Pipeline.execute = counted(originals[1])
+    try:
+        for label, p, q, flag in cases:
+            if label.startswith("wrong, 3rd"):  # the shared flag was the 1st
+                post(p, q, f"CTF{{{rng.random()}}}")
+            calls[0] = 0
+            with CaptureQueriesContext(connection) as ctx:
+                r = post(p, q, flag)
+            sqls = [" ".join(x["sql"].split())[:100] for x in ctx.captured_queries]
+            rows.append((f"{label} -> {r.status_code} {r.json().get('result')}",
+                         len(sqls), calls[0], sqls))
+    finally:
+        redis.client.Redis.execute_command, redis.client.Pipeline.execute = originals
+    # Serial time of wrong submissions (fresh principals: token touch included).
+    original = board.challenge_solve_counts
+    counts, serial = original(_competition()), {}
+    memoised = lambda *a, **k: counts  # noqa: E731
+    for name, fn in (("as is", original), ("solve counts memoised", memoised)):
+        board.challenge_solve_counts, times = fn, []
+        for _ in range(40):
+            p, q, flag = pick(world, rng, "wrong", world["reserved"][4:])
+            t0 = time.perf_counter()
+            post(p, q, flag)
+            times.append((time.perf_counter() - t0) * 1000)
+        serial[f"wrong submission, {name}"] = statistics.median(times)
+    board.challenge_solve_counts = original
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        original(_competition())
+        times.append((time.perf_counter() - t0) * 1000)
+    serial["challenge_solve_counts() alone"] = statistics.median(times)
+    return rows, serial
+
+
+def _competition():
+    from challenges.models import Competition
+
+    return Competition.objects.default()
+
+
+# 3. Load ---------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(config: str, threads: int, port: int, log: Path) -> subprocess.Popen:
+    klass, workers, *whatif = config.split(":")
+    env = dict(os.environ, DEBUG="false", ALLOWED_HOSTS="127.0.0.1",
+               LOG_LEVEL="WARNING")
+    app = ["--pythonpath", str(HERE), "whatif"] if whatif else ["ctfplatform.wsgi"]
+    cmd = [str(VENV / "gunicorn"), *app, "-w", workers, "-k", klass,
+           "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+    cmd += ["--threads", str(threads)] if klass == "gthread" else []
+    print(" ".join(cmd), flush=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("a"),
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"GET /api/v1/me HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                if s.recv(12).startswith(b"HTTP/1"):
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    stop(proc)
+    sys.exit(f"gunicorn did not start; see {log}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_wrk(port: int, pool: Path, seconds: int, connections: int) -> dict:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+           "-s", str(HERE / "attempt.lua"), f"http://127.0.0.1:{port}", "--",
+           str(pool), "1"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRK_JSON ")), "")
+    if not line:
+        sys.exit(f"wrk failed: {out.stdout}\n{out.stderr}")
+    return json.loads(line[9:])
+
+
+def cpu_ticks() -> dict[int, tuple[str, int]]:
+    """pid -> (command name, utime + stime) of every process."""
+    ticks = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()
+        ticks[int(stat.parent.name)] = (raw[raw.index("(") + 1:raw.rindex(")")],
+                                        int(fields[11]) + int(fields[12]))
+    return ticks
+
+
+def cpu_by_group(before, after, seconds: float) -> dict[str, float]:
+    """Cores used by postgres, gunicorn, wrk, redis-server and the rest."""
+    hz, used = os.sysconf("SC_CLK_TCK"), collections.Counter()
+    for pid, (name, t) in after.items():
+        group = name if name in ("postgres", "gunicorn", "wrk", "redis-server") else ""
+        used[group or "other"] += t - before.get(pid, (name, 0))[1]
+    return {k: round(v / hz / seconds, 2) for k, v in used.most_common()}
+
+
+def reset_limits() -> None:
+    from django_redis import get_redis_connection
+
+    r = get_redis_connection("default")
+    for pattern in ("lock:*", "wrong:*"):
+        keys = list(r.scan_iter(pattern, count=5000))
+        for i in range(0, len(keys), 1000):
+            r.delete(*keys[i:i + 1000])
+
+
+def submission_counts() -> collections.Counter:
+    from django.db.models import Count
+
+    from scoring.models import Submission
+
+    rows = Submission.objects.values("result").annotate(n=Count("pk"))
+    return collections.Counter({row["result"]: row["n"] for row in rows})
+
+
+def load_run(args, world, rng, mix, config, tmp: Path, profile: int = 0) -> dict:
+    port, log, seconds = free_port(), tmp / "gunicorn.log", profile or args.duration
+    write_pool(world, rng, mix, args.rate_guess * args.warmup, tmp / "warm")
+    write_pool(world, rng, mix, args.rate_guess * seconds, tmp / "pool")
+    reset_limits()
+    proc, spy = start_gunicorn(config, args.threads, port, log), None
+    try:
+        run_wrk(port, tmp / "warm", args.warmup, args.connections)
+        before, ticks, t0 = submission_counts(), cpu_ticks(), time.monotonic()
+        load = os.getloadavg()[0]
+        if profile:
+            spy = subprocess.Popen(
+                [str(VENV / "py-spy"), "record", "--idle", "--nonblocking", "-s",
+                 "-r", "100", "-d", str(profile), "-f", "raw", "-o", str(tmp / "spy"),
+                 "-p", str(proc.pid)], stdout=subprocess.DEVNULL,
+                stderr=(tmp / "spy.log").open("w"))
+        stats = run_wrk(port, tmp / "pool", seconds, args.connections)
+        stats["cpu"] = cpu_by_group(ticks, cpu_ticks(), time.monotonic() - t0)
+        stats["rows"] = dict(submission_counts() - before)
+        if spy:
+            spy.wait(timeout=60)
+    finally:
+        if spy and spy.poll() is None:
+            spy.kill()
+        stop(proc)
+    stats.update(config=config, load=f"{load:.1f}",
+                 rps=stats["requests"] / stats["duration_us"] * 1e6)
+    return stats
+
+
+# 4. Profile and report ---------------------------------------------------------
+
+def spy_report(raw: Path, top: int = 30) -> list[tuple[str, float, float]]:
+    """(function, inclusive %, self %) over the workers' samples, leaving out the
+    frames in more than 90% of them (gunicorn, middleware, DRF dispatch)."""
+    incl, own, total = collections.Counter(), collections.Counter(), 0
+    site = str(ROOT / ".venv" / "lib" / "python3.11" / "site-packages") + "/"
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.replace(site, "").replace(str(ROOT) + "/", "").split(";")
+        if sum(f.startswith("process ") for f in frames) < 2:
+            continue  # the arbiter (a worker's stacks start with both processes)
+        frames = [f.rsplit(":", 1)[0] + ")" for f in frames
+                  if not f.startswith("process ")]
+        total += int(n)
+        for f in set(frames):
+            incl[f] += int(n)
+        own[frames[-1] if frames else "?"] += int(n)
+    names = [f for f, n in incl.most_common() if n < 0.9 * total][:top]
+    names += [f for f, _ in own.most_common(12)]
+    return [(f, 100 * incl[f] / total, 100 * own[f] / total)
+            for f in dict.fromkeys(names)]
+
+
+def print_load(args, results) -> None:
+    print(f"\n## Load: wrk -t1 -c{args.connections} -d{args.duration}s (after "
+          f"{args.warmup} s warm-up), mix {args.mix} wrong/correct/shared\n")
+    print("| gunicorn | req/s | p50 ms | p90 ms | p99 ms | max ms | socket errors "
+          "| 429 % | answers | new Submission rows | cores used | load avg |")
+    print("|---" * 12 + "|")
+    for s in results:
+        errors = sum(v for k, v in s["errors"].items() if k != "status")
+        limited = 100 * s["results"].get("rate_limited", 0) / max(s["requests"], 1)
+        ms = [f"{s[k] / 1000:.1f}" for k in ("p50", "p90", "p99", "max")]
+        print(f"| {s['config']} | {s['rps']:.1f} | {' | '.join(ms)} | {errors} "
+              f"| {limited:.1f} | {s['results']} | {s['rows']} | {s['cpu']} "
+              f"| {s['load']} |", flush=True)
+
+
+def main() -> None:
+    args = parse_args()
+    mix = [int(x) for x in args.mix.split(",")]
+    rng = random.Random(args.seed)
+    with throwaway_database(args.pg_db) as label, \
+            tempfile.TemporaryDirectory(prefix="bench-sub-") as tmp:
+        print(f"Database: {label}; Redis: {os.environ.get('REDIS_URL')}")
+        world = build_world(args)
+        rows, serial = in_process(world)
+        print("\n## SQL queries and Redis round trips per request (test client)\n")
+        print("| request -> answer | SQL queries | Redis round trips |\n|---|---|---|")
+        for case, q, r, _ in rows:
+            print(f"| {case} | {q} | {r} |")
+        print("\nSQL of a steady-state wrong submission:")
+        for i, sql in enumerate(rows[2][3], 1):
+            print(f"  {i:2d}. {sql}")
+        print("\nSerial, in process (median ms):", {k: round(v, 1)
+                                                    for k, v in serial.items()})
+        results = []
+        for config in args.configs:
+            results.append(load_run(args, world, rng, mix, config, Path(tmp)))
+            print(json.dumps(results[-1]), flush=True)
+        print_load(args, results)
+        if not args.profile or not (VENV / "py-spy").exists():
+            return
+        for whatif in (False, True):
+            runs = [s for s in results if s["config"].endswith(":whatif") == whatif]
+            if runs:
+                best = max(runs, key=lambda s: s["rps"])["config"]
+                s = load_run(args, world, rng, mix, best, Path(tmp), args.profile)
+                print(f"\n## py-spy record --idle, {best}, {args.profile} s under load "
+                      f"({s['rps']:.1f} req/s, p99 {s['p99'] / 1000:.1f} ms)\n")
+                print("| function (file) | inclusive % | self % |\n|---|---|---|")
+                for f, inc, own in spy_report(Path(tmp) / "spy"):
+                    print(f"| `{f}` | {inc:.1f} | {own:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Scoreboard pages: the board, its htmx table, chart data, the CTFtime feed and
+principal pages. Public: anyone may look; staff may switch to the live board."""
+
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from audit.models import EventLog, EventType
+from challenges.models import Competition, Question
+from scoring.models import Principal, ScoreEvent, ScoreReason, Solve
+from scoring.scoreboard import KINDS, chart_data, rank_of, standings, timeline
+from scoring.selectors import principal_for
+
+PAGE_SIZE = 50
+
+
+def _options(request: HttpRequest) -> tuple[Competition, str, str | None, bool]:
+    competition = Competition.objects.default()
+    name = request.GET.get("filter", "all")
+    if name not in KINDS:
+        name = "all"
+    live = request.user.is_staff and request.GET.get("live") == "1"
+    return competition, name, KINDS[name], live
+
+
+def wall_of_shame(competition: Competition) -> list[dict]:
+    """The latest automatic bans for cheating (at most 8)."""
+    key = f"sb:shame:{competition.pk}"
+    wall = cache.get(key)
+    if wall is None:
+        principals = Principal.objects.filter(competition=competition)
+        events = (EventLog.objects.filter(
+            event_type=EventType.USER_AUTO_BANNED_CHEATING,
+            principal_id__in=principals.values("pk")).select_related("user")[:8])
+        wall = [{"player": e.user.username if e.user else "", "principal": e.subject,
+                 "reason": e.message, "at": e.created_at} for e in events]
+        cache.set(key, wall, 15)
+    return wall
+
+
+def _table_context(request: HttpRequest) -> dict:
+    competition, name, kind, live = _options(request)
+    rows = standings(competition, kind=kind, live=live)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    principal = principal_for(request.user, competition)
+    mine = rank_of(rows, principal.pk if principal else None)
+    return {
+        "competition": competition,
+        "filter": name,
+        "live": live,
+        "frozen": competition.is_frozen() and not live,
+        "page": page,
+        "mine": mine,
+        "mine_on_page": mine is not None and mine in page.object_list,
+        "principal": principal,
+    }
+
+
+def scoreboard(request: HttpRequest) -> HttpResponse:
+    context = _table_context(request)
+    context["wall_of_shame"] = wall_of_shame(context["competition"])
+    if request.htmx:
+        return render(request, "scoring/_scoreboard_table.html", context)
+    return render(request, "scoring/scoreboard.html", context)
+
+
+def scoreboard_partial(request: HttpRequest) -> HttpResponse:
+    return render(request, "scoring/_scoreboard_table.html", _table_context(request))
+
+
+def scoreboard_chart_data(request: HttpRequest) -> JsonResponse:
+    competition, _, kind, live = _options(request)
+    return JsonResponse(chart_data(competition, kind=kind, live=live))
+
+
+def scoreboard_timeline(request: HttpRequest) -> JsonResponse:
+    competition, _, _, live = _options(request)
+    return JsonResponse(timeline(competition, live=live))
+
+
+def ctftime_feed(request: HttpRequest) -> JsonResponse:
+    """The standings in CTFtime's scoreboard feed format (respects the freeze)."""
+    competition = Competition.objects.default()
+    rows = standings(competition)
+    return JsonResponse({"standings": [
+        {"pos": r.rank, "team": r.name, "score": r.score} for r in rows]})
+
+
+def principal_page(request: HttpRequest, principal_id: int) -> HttpResponse:
+    """Solves, score history and, for its own members, each question's status."""
+    principal = get_object_or_404(Principal.objects.select_related("team", "user",
+                                                                   "competition"),
+                                  pk=principal_id)
+    own = principal_for(request.user, principal.competition) == principal
+    if not principal.is_public and not (own or request.user.is_staff):
+        raise Http404("No such team or player.")
+    competition = principal.competition
+    frozen = competition.is_frozen() and not (own or request.user.is_staff)
+    solves = Solve.objects.filter(principal=principal).select_related(
+        "question__challenge", "user").order_by("created_at")
+    events = ScoreEvent.objects.filter(principal=principal).order_by("created_at", "pk")
+    if frozen:
+        solves = solves.filter(created_at__lte=competition.freeze_at)
+        events = events.filter(created_at__lte=competition.freeze_at)
+    points: dict[int, int] = {}
+    history, total = [], 0
+    for event in events:
+        total += event.delta
+        history.append({"x": event.created_at.isoformat(), "y": total})
+        if event.question_id and event.reason != ScoreReason.HINT:
+            points[event.question_id] = points.get(event.question_id, 0) + event.delta
+    rows = standings(competition, live=not frozen and request.user.is_staff)
+    context = {
+        "principal": principal,
+        "own": own,
+        "standing": rank_of(rows, principal.pk),
+        "solves": [(s, points.get(s.question_id, 0)) for s in solves],
+        "history": history,
+        "score": total,
+        "frozen": frozen,
+        "flag_status": _flag_status(principal) if own else None,
+    }
+    return render(request, "scoring/principal.html", context)
+
+
+def _flag_status(principal: Principal) -> list[dict]:
+    """Each visible question: solved or not, wrong attempts, flag issued or rotated."""
+    questions = Question.objects.filter(
+        challenge__in=principal.competition.challenge_set()).select_related(
+        "challenge").order_by("challenge__category", "challenge__name", "position")
+    solved = set(principal.solves.values_list("question_id", flat=True))
+    flags: dict[int, dict] = {}
+    for question_id, status in principal.flags.values_list("question_id", "status"):
+        flags.setdefault(question_id, {"current": 0, "rotated": 0})[status] += 1
+    wrong = dict(principal.submissions.filter(result="wrong").values("question_id")
+                 .annotate(n=Count("pk"))
+                 .values_list("question_id", "n"))
+    return [{"question": q, "solved": q.pk in solved, "wrong": wrong.get(q.pk, 0),
+             "flag": flags.get(q.pk)} for q in questions]
