@@ -39,15 +39,15 @@ def _admin_sql(url: str, sql: str) -> None:
 @contextmanager
 def throwaway_database(pg_db: str):
     """Set up Django on an empty, migrated database; yield its description."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:  # fails, and stops here, if the database exists: never drop one we found
+        _admin_sql(url, f'CREATE DATABASE "{pg_db}"')
+        bench_url = urlunsplit(urlsplit(url)._replace(path=f"/{pg_db}"))
+        os.environ["DATABASE_URL"] = bench_url
     tmp = tempfile.mkdtemp(prefix="ctf-bench-")
     os.environ["VAR_DIR"] = tmp
     os.environ.setdefault("DEBUG", "true")  # the system checks refuse default secrets
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ctfplatform.settings")
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if url:
-        _admin_sql(url, f'CREATE DATABASE "{pg_db}"')
-        bench_url = urlunsplit(urlsplit(url)._replace(path=f"/{pg_db}"))
-        os.environ["DATABASE_URL"] = bench_url
     try:
         import django
         from django.conf import settings
@@ -75,15 +75,25 @@ def throwaway_database(pg_db: str):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def timed(fn, runs: int, setup=None) -> list[float]:
-    """Run `fn(setup())` `runs` times; return the durations in milliseconds."""
-    times = []
+def timed(fn, runs: int, setup=None) -> tuple[list[float], list[float]]:
+    """Run `fn(setup())` `runs` times; return wall and process-CPU times in ms.
+
+    The CPU time leaves out waiting (for PostgreSQL, for other processes on a
+    busy machine); wall time includes it.
+    """
+    wall, cpu = [], []
     for _ in range(runs):
         arg = setup() if setup else None
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn(arg)
-        times.append((time.perf_counter() - start) * 1000)
-    return times
+        cpu.append((time.process_time() - start_cpu) * 1000)
+        wall.append((time.perf_counter() - start) * 1000)
+    return wall, cpu
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages, to tell a busy machine."""
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def p(times: list[float], q: float) -> float:

@@ -24,8 +24,9 @@ Run:  .venv/bin/python bench/requirements_board.py [--sizes 50,500] [--runs 50]
 import argparse
 import random
 import sys
+from statistics import median
 
-from _common import add_db_options, summary, throwaway_database, timed
+from _common import add_db_options, load, summary, throwaway_database, timed
 
 CATEGORIES = ["web", "crypto", "pwn", "rev", "forensics", "misc"]
 VISIBILITY = ["hidden", "locked", "preview"]
@@ -128,12 +129,14 @@ def measure(size: int, user_pk: int, principal, runs: int) -> list[tuple]:
     from challenges.models import Challenge
     from challenges.views import player_board
     from requirements.compiled import compile_requirement
+    from scoring.models import Principal
 
     challenges = list(Challenge.objects.all())
-    fresh_user = lambda: User.objects.get(pk=user_pk)  # noqa: E731 (a request's user)
+    def fresh_player():  # what a request has: its user, and the principal it resolved
+        return User.objects.get(pk=user_pk), Principal.objects.get(pk=principal.pk)
 
     def fresh_context(_=None):
-        return RequirementContext(fresh_user(), principal)
+        return RequirementContext(*fresh_player())
 
     def primed_context(_=None):
         context = fresh_context()
@@ -147,22 +150,22 @@ def measure(size: int, user_pk: int, principal, runs: int) -> list[tuple]:
             return context
         return setup
 
-    def full(user):
-        evaluate_all(RequirementContext(user, principal), challenges)
+    def full(player):
+        evaluate_all(RequirementContext(*player), challenges)
 
-    def board(user):
-        player_board(user).cards()  # what the board view does
+    def board(player):
+        player_board(player[0]).cards()  # what the board view does
 
     def evaluate(context):
         evaluate_all(context, challenges)
 
     evaluate_all(fresh_context(), challenges)  # warm the compile cache
     cases = [
-        ("warm total", full, fresh_user),
+        ("warm total", full, fresh_player),
         ("warm eval", evaluate, primed_context),
-        ("cold total", full, cleared(fresh_user)),
+        ("cold total", full, cleared(fresh_player)),
         ("cold eval", evaluate, cleared(primed_context)),
-        ("board cards", board, fresh_user),
+        ("board cards", board, fresh_player),
     ]
     rows = []
     for name, fn, setup in cases:
@@ -189,9 +192,10 @@ def broken_requirements(k: int, user_pk: int, principal) -> list[str]:
     challenges = list(Challenge.objects.all())
     lines = []
     for view in ("first", "second"):
-        user = User.objects.get(pk=user_pk)
+        player = (User.objects.get(pk=user_pk),
+                  type(principal).objects.get(pk=principal.pk))
         n = count_queries(
-            lambda u=user: evaluate_all(RequirementContext(u, principal), challenges))
+            lambda p=player: evaluate_all(RequirementContext(*p), challenges))
         lines.append(f"with {k} failing requirements, {view} evaluation: {n} queries")
     return lines
 
@@ -215,7 +219,7 @@ def main() -> int:
         from audit.models import EventLog
         from challenges.models import Challenge
 
-        print(f"Database: {label}; runs per row: {args.runs}")
+        print(f"Database: {label}; runs per row: {args.runs}; {load()}")
         rng = random.Random(args.seed)
         user, principal, rivals = build_players()
         results, built = [], 0
@@ -228,12 +232,13 @@ def main() -> int:
         broken = broken_requirements(args.broken, user.pk, principal)
 
     print(f"\n{'challenges':>10} {'measure':<12} {'median ms':>9} {'p95 ms':>8} "
-          f"{'queries':>7}")
-    for size, name, times, queries in results:
-        print(f"{size:>10} {name:<12} {summary(times)} {queries:>8}")
+          f"{'cpu ms':>8} {'queries':>7}")
+    for size, name, (wall, cpu), queries in results:
+        print(f"{size:>10} {name:<12} {summary(wall)} {median(cpu):8.2f} {queries:>7}")
     print(f"\nrequirement errors: {errors}; audit events: {events}")
     for line in broken:
         print(line)
+    print(load())
     return 0
 
 

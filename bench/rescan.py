@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import add_db_options, throwaway_database
+from _common import add_db_options, load, throwaway_database
 
 CATEGORIES = ["web", "crypto", "pwn", "rev", "forensics", "misc"]
 WORDS = ("token cookie buffer cipher packet kernel parser socket header nonce "
@@ -109,7 +109,7 @@ def write_catalog(root: Path, n: int, rng: random.Random) -> list[Path]:
 
 
 def measured(fn):
-    """Run fn(); return (seconds, queries, its result)."""
+    """Run fn(); return (seconds, CPU seconds, queries, its result)."""
     from django.db import connection
 
     count = 0
@@ -120,10 +120,11 @@ def measured(fn):
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(counter):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = fn()
+        cpu = time.process_time() - start_cpu
         seconds = time.perf_counter() - start
-    return seconds, count, result
+    return seconds, cpu, count, result
 
 
 def outcome(report) -> str:
@@ -156,7 +157,8 @@ def main() -> int:
         start = time.perf_counter()
         specs = write_catalog(root, args.n, rng)
         print(f"Database: {label}\nCatalog: {args.n} specs written to {root} in "
-              f"{time.perf_counter() - start:.2f} s; runs per step: {args.runs}")
+              f"{time.perf_counter() - start:.2f} s; runs per step: {args.runs}; "
+              f"{load()}")
 
         def rescan():
             return services.catalog_rescan(catalog=root)
@@ -183,16 +185,19 @@ def main() -> int:
                   ChallengeFile.objects.count(),
                   Challenge.objects.exclude(requirement="").count())
 
-    print(f"\n{'step':<11} {'median s':>8} {'max s':>6} {'queries':>7}  outcome")
+    print(f"\n{'step':<11} {'median s':>8} {'max s':>6} {'cpu s':>6} {'queries':>7}"
+          "  outcome")
     for name, results in rows:
-        times = [s for s, _, _ in results]
-        report = results[-1][2]
+        times = [s for s, _, _, _ in results]
+        cpu = statistics.median(c for _, c, _, _ in results)
+        report = results[-1][3]
         what = (outcome(report) if hasattr(report, "added") else
                 f"{len(report.specs)} specs parsed, {len(report.rejected)} rejected")
         print(f"{name:<11} {statistics.median(times):8.3f} {max(times):6.3f} "
-              f"{results[-1][1]:7d}  {what}")
+              f"{cpu:6.3f} {results[-1][2]:7d}  {what}")
     print("\nchallenges {}, questions {}, files {}, with requirements {}".format(
         *totals))
+    print(load())
     return 0
 
 

@@ -20,8 +20,10 @@ req/s; a solve invalidates its own competition's board, not everything.
 4. For each gunicorn configuration (CLASS:WORKERS, DEBUG=false, ALLOWED_HOSTS=
    127.0.0.1): wrk -t1 at --connections for --warmup then --duration seconds on
    each target (full page anonymous and logged in, partial, chart data, feed):
-   req/s, p50, p90, p99, non-2xx.
-5. cProfile of --profile warm requests of the full page (logged in): top functions.
+   req/s, p50, p90, p99, non-2xx, and the cores our processes (gunicorn, wrk, our
+   PostgreSQL and Redis) and everything else on the machine used meanwhile.
+5. cProfile of --profile warm requests of the full page (logged in): top functions,
+   for the app as it is and with bench/scoreboard/whatif.py's memo applied.
 
 Needs `wrk` (apt-get install wrk). Every request goes to 127.0.0.1 only.
 Run:  tests/services.sh .venv/bin/python bench/scoreboard.py [--help]
@@ -34,6 +36,7 @@ import os
 import pickle
 import pstats
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +48,7 @@ from urllib.parse import urlsplit
 from _common import ROOT, p, throwaway_database
 
 VENV = ROOT / ".venv" / "bin"
+HERE = Path(__file__).resolve().parent / "scoreboard"
 HOST = "127.0.0.1"
 TARGETS = [  # label, path, logged in
     ("full page, anonymous", "/scoreboard/", False),
@@ -66,8 +70,10 @@ def parse_args():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--runs", type=int, default=30, help="in-process calls per case")
     ap.add_argument("-c", "--configs", nargs="*", default=[
-        "sync:2", "sync:3", "sync:4", "gthread:2", "gthread:4"],
-        help="gunicorn worker class:workers (none: skip the HTTP runs)")
+        "sync:2", "sync:4", "gthread:4", "sync:2:whatif", "gthread:4:whatif"],
+        help="gunicorn CLASS:WORKERS[:whatif] (none: skip the HTTP runs); whatif "
+             "serves bench/scoreboard/whatif.py, the app with the standings and "
+             "JSON feeds memoised per process under their versioned key")
     ap.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--duration", type=int, default=15)
@@ -81,6 +87,31 @@ def parse_args():
 def loadavg() -> str:
     """1-minute load average: other work on the machine skews every figure."""
     return Path("/proc/loadavg").read_text().split()[0]
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy ticks of the machine, ticks of this benchmark's processes): ours are
+    this process's descendants and the PostgreSQL/Redis on our ports with theirs."""
+    ports = [str(urlsplit(os.environ[v]).port) for v in ("DATABASE_URL", "REDIS_URL")]
+    procs = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        root = stat.parent.name == str(os.getpid()) or any(
+            f"-p {x} " in cmd or f":{x}" in cmd for x in ports)
+        ticks = int(fields[11]) + int(fields[12])
+        procs[int(stat.parent.name)] = (int(fields[1]), ticks, root)
+
+    def ours(pid: int) -> bool:
+        while pid in procs and not procs[pid][2]:
+            pid = procs[pid][0]
+        return pid in procs
+    cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(cpu) - cpu[3] - cpu[4],
+            sum(t for pid, (_, t, _) in procs.items() if ours(pid)))
 
 
 def ms(start: float) -> float:
@@ -193,6 +224,16 @@ def breakdown(args, world) -> None:
     part("cache.get(rows) (Redis + unpickle)", lambda: cache.get("bench:rows"))
     blob = pickle.dumps(rows)
     part("pickle.loads(rows) alone", lambda: pickle.loads(blob))
+    tuples = pickle.dumps([tuple(vars(r).values()) for r in rows])
+    part("what-if: pickle.loads(same rows as tuples)", lambda: pickle.loads(tuples))
+    public = sb._public(competition, None)
+    part("what-if: SQL without Count (a denormalised solve count)",
+         lambda: list(public.values_list("pk", "team__name", "user__username", "kind",
+                                         "score_total", "last_solve_at")))
+    part("what-if: Count(solves) GROUP BY principal_id alone",
+         lambda: dict(sb.Solve.objects.filter(principal__competition=competition)
+                      .values("principal").annotate(n=sb.Count("pk"))
+                      .values_list("principal", "n")))
     part("cache.get(version key) (one Redis round trip)",
          lambda: cache.get(f"sb:v:{competition.pk}"))
     request = RequestFactory().get("/scoreboard/partial", HTTP_HOST=HOST)
@@ -214,7 +255,7 @@ def breakdown(args, world) -> None:
     for name, value in parts.items():
         print(f"| {name} | {value:.2f} |")
     print("\nPostgreSQL plan (top and timing):\n```\n" + "\n".join(
-        plan[:3] + [x for x in plan if "Execution Time" in x]) + "\n```")
+        plan) + "\n```")
 
 
 # 3. Invalidation ---------------------------------------------------------------
@@ -286,9 +327,10 @@ def free_port() -> int:
 
 
 def start_gunicorn(config: str, threads: int, port: int, log: Path) -> subprocess.Popen:
-    klass, workers = config.split(":")
+    klass, workers, *whatif = config.split(":")
     env = dict(os.environ, DEBUG="false", ALLOWED_HOSTS=HOST, LOG_LEVEL="WARNING")
-    cmd = [str(VENV / "gunicorn"), "ctfplatform.wsgi", "-w", workers, "-k", klass,
+    app = ["--pythonpath", str(HERE), "whatif"] if whatif else ["ctfplatform.wsgi"]
+    cmd = [str(VENV / "gunicorn"), *app, "-w", workers, "-k", klass,
            "-b", f"{HOST}:{port}", "--log-level", "warning"]
     if klass == "gthread":
         cmd += ["--threads", str(threads)]
@@ -329,15 +371,19 @@ def run_wrk(port: int, path: str, cookie: str | None, seconds: int, conns: int) 
            "--latency", f"http://{HOST}:{port}{path}"]
     if cookie:
         cmd += ["-H", f"Cookie: sessionid={cookie}"]
+    before, start = cpu_ticks(), time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True,
                          timeout=seconds + 60).stdout
+    after, hz = cpu_ticks(), os.sysconf("SC_CLK_TCK") * (time.monotonic() - start)
+    busy, ours = ((y - x) / hz for x, y in zip(before, after, strict=True))
     stats = {f"p{q}": to_ms(v) for q, v in re.findall(
         r"^\s+(50|90|99)%\s+([\d.]+[mu]?s)", out, re.M)}
     stats["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     stats["bad"] = (int(bad.group(1)) if bad else 0, errors.group(1) if errors else "")
-    stats["load"] = loadavg()
+    stats["cpu"] = f"{ours:.2f} / {busy - ours:.2f}"
+    stats["per_core"] = stats["rps"] / max(ours, 0.01)
     return stats
 
 
@@ -351,7 +397,7 @@ def load(args, world) -> None:
             port = free_port()
             log = Path(tmp) / "gunicorn.log"
             proc = start_gunicorn(config, args.threads, port, log)
-            try:
+            try:  # a failing configuration is reported, the others still run
                 request = urllib.request.Request(
                     f"http://{HOST}:{port}/scoreboard/",
                     headers={"Cookie": f"sessionid={cookie}"})
@@ -363,22 +409,26 @@ def load(args, world) -> None:
                     rows.append((config, label, run_wrk(port, path, sid, args.duration,
                                                         args.connections)))
                     print(config, label, rows[-1][2], flush=True)
+            except (OSError, AssertionError) as error:
+                print(f"{config} failed: {error!r}; see the log below")
+                print(log.read_text()[-3000:])
             finally:
                 stop(proc)
     print(f"\n## HTTP: wrk -t1 -c{args.connections} -d{args.duration}s after "
           f"{args.warmup} s warm-up (ms)\n")
     print("| gunicorn | target | req/s | p50 | p90 | p99 | non-2xx / socket errors "
-          "| loadavg after |")
-    print("|---|---|---:|---:|---:|---:|---|---|")
+          "| cores used: ours / others | req per core-s (ours) |")
+    print("|---|---|---:|---:|---:|---:|---|---|---:|")
     for config, label, s in rows:
         bad = f"{s['bad'][0]} {s['bad'][1]}".strip()
         print(f"| {config} | {label} | {s['rps']:.0f} | {s['p50']:.1f} "
-              f"| {s['p90']:.1f} | {s['p99']:.1f} | {bad} | {s['load']} |")
+              f"| {s['p90']:.1f} | {s['p99']:.1f} | {bad} | {s['cpu']} "
+              f"| {s['per_core']:.0f} |")
 
 
 # 5. Profile --------------------------------------------------------------------
 
-def profile(args, world) -> None:
+def profile(args, world, what: str) -> None:
     get(world["user"], "/scoreboard/")
     profiler = cProfile.Profile()
     profiler.enable()
@@ -387,12 +437,13 @@ def profile(args, world) -> None:
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
-    print(f"\n## cProfile: {args.profile} warm full-page requests (logged in), by "
-          f"own time\n\n```\n{out.getvalue().strip()}\n```")
+    print(f"\n## cProfile: {args.profile} warm full-page requests (logged in, {what}),"
+          f" by own time\n\n```\n{out.getvalue().strip()}\n```")
 
 
 def main() -> None:
     args = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # run finally:
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
         sys.exit("Set DATABASE_URL and REDIS_URL (run through tests/services.sh).")
     print(f"loadavg at start: {Path('/proc/loadavg').read_text().strip()}")
@@ -402,7 +453,12 @@ def main() -> None:
         in_process(args, world)
         invalidation(world)
         if args.profile:
-            profile(args, world)
+            profile(args, world, "the app as it is")
+            sys.path.insert(0, str(HERE))
+            import whatif  # noqa: F401  (patches this process's scoreboard)
+
+            profile(args, world, "what-if: rows memoised per process")
+            sys.path.remove(str(HERE))
         if args.configs:
             load(args, world)
 

@@ -12,8 +12,8 @@ submissions/s with a p99 under 50 ms (CTFd 3.8: ~50/s, p50 ~330 ms, p99 ~850 ms)
    requests, and the serial time of one wrong submission.
 3. For each gunicorn configuration (`-c` CLASS:WORKERS[:whatif]): starts
    `gunicorn ctfplatform.wsgi` on 127.0.0.1 (DEBUG=false; `:whatif` serves
-   bench/submissions/whatif.py, the same app with the per-request solve-count
-   aggregate memoised for 5 s), clears lockouts, runs wrk with
+   bench/submissions/whatif.py, the same app without the per-request solve-count
+   aggregate, which the attempt does not use), clears lockouts, runs wrk with
    bench/submissions/attempt.lua at `--connections` for `--warmup`, then
    `--duration` seconds, and records req/s, latency percentiles, the answers,
    new Submission rows by result and the CPU used per process group.
@@ -32,7 +32,6 @@ import os
 import random
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,8 +42,11 @@ from urllib.parse import urlsplit
 from _common import ROOT, throwaway_database
 
 HERE = Path(__file__).resolve().parent / "submissions"
+sys.path.insert(0, str(HERE))
+from measure import in_process, spy_report  # noqa: E402
+
 VENV = ROOT / ".venv" / "bin"
-RESERVED = 100  # principals kept out of the load, for the in-process measurements
+RESERVED = 100  # principals kept out of the load, for measure.in_process
 
 
 def parse_args():
@@ -134,87 +136,6 @@ def write_pool(world, rng, mix, n: int, path: Path) -> None:
                     f"{world['tokens'][p]}\t{json.dumps({'flag': flag})}\n")
 
 
-# 2. In process: round trips and serial time -------------------------------------
-
-def in_process(world) -> tuple[list, dict]:
-    import redis.client
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
-    import challenges.board as board
-
-    calls, client, rng = [0], Client(), random.Random(7)
-    originals = redis.client.Redis.execute_command, redis.client.Pipeline.execute
-
-    def counted(original):
-        def wrapper(*a, **kw):
-            calls[0] += 1
-            return original(*a, **kw)
-        return wrapper
-
-    def post(p, q, flag):
-        return client.post(f"/api/v1/challenges/{world['questions'][q][0]}/attempt",
-                           {"flag": flag}, content_type="application/json",
-                           HTTP_AUTHORIZATION=f"Token {world['tokens'][p]}",
-                           HTTP_HOST="127.0.0.1")
-
-    p1, p2, p3, p4 = world["reserved"][:4]
-    s1, d2, d3 = (next(q for q, v in world["questions"].items()
-                       if v[1] == kind and (p, q) not in world["used"])
-                  for p, kind in ((p1, "static"), (p2, "derived"), (p3, "derived")))
-    cases = [("wrong, 1st after start (index rebuild)", p1, s1, "CTF{x}"),
-             ("wrong (token used < 1 min ago)", p1, s1, "CTF{x2}"),
-             ("wrong (token's first use this minute)", p4, s1, "CTF{x3}"),
-             ("correct (static flag)", p1, s1, world["questions"][s1][2]),
-             ("already_solved", p1, s1, "CTF{x4}"),
-             ("shared (another's derived flag)", p2, d2, world["own"][d2][p1]),
-             ("wrong, 3rd in 30 s: locks", p2, d2, "CTF{x5}"),
-             ("rate_limited", p2, d2, "CTF{x6}"),
-             ("correct (derived flag)", p3, d3, world["own"][d3][p3])]
-    rows = []
-    redis.client.Redis.execute_command = counted(originals[0])
-    redis.client.Pipeline.execute = counted(originals[1])
-    try:
-        for label, p, q, flag in cases:
-            if label.startswith("wrong, 3rd"):  # the shared flag was the 1st
-                post(p, q, f"CTF{{{rng.random()}}}")
-            calls[0] = 0
-            with CaptureQueriesContext(connection) as ctx:
-                r = post(p, q, flag)
-            sqls = [" ".join(x["sql"].split())[:100] for x in ctx.captured_queries]
-            rows.append((f"{label} -> {r.status_code} {r.json().get('result')}",
-                         len(sqls), calls[0], sqls))
-    finally:
-        redis.client.Redis.execute_command, redis.client.Pipeline.execute = originals
-    # Serial time of wrong submissions (fresh principals: token touch included).
-    original = board.challenge_solve_counts
-    counts, serial = original(_competition()), {}
-    memoised = lambda *a, **k: counts  # noqa: E731
-    for name, fn in (("as is", original), ("solve counts memoised", memoised)):
-        board.challenge_solve_counts, times = fn, []
-        for _ in range(40):
-            p, q, flag = pick(world, rng, "wrong", world["reserved"][4:])
-            t0 = time.perf_counter()
-            post(p, q, flag)
-            times.append((time.perf_counter() - t0) * 1000)
-        serial[f"wrong submission, {name}"] = statistics.median(times)
-    board.challenge_solve_counts = original
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        original(_competition())
-        times.append((time.perf_counter() - t0) * 1000)
-    serial["challenge_solve_counts() alone"] = statistics.median(times)
-    return rows, serial
-
-
-def _competition():
-    from challenges.models import Competition
-
-    return Competition.objects.default()
-
-
 # 3. Load ---------------------------------------------------------------------
 
 def free_port() -> int:
@@ -268,26 +189,30 @@ def run_wrk(port: int, pool: Path, seconds: int, connections: int) -> dict:
     return json.loads(line[9:])
 
 
-def cpu_ticks() -> dict[int, tuple[str, int]]:
-    """pid -> (command name, utime + stime) of every process."""
-    ticks = {}
+def cpu_ticks(pg_db: str) -> dict[int, tuple[str, int]]:
+    """pid -> (group, utime + stime) of every process; "postgres" is only this
+    benchmark's database's backends (other test servers on the box are "other")."""
+    ticks, mine = {}, ("postgres", "gunicorn", "wrk", "redis-server")
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             raw = stat.read_text()
-        except OSError:
+            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, UnicodeError):
             continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2:].split()
-        ticks[int(stat.parent.name)] = (raw[raw.index("(") + 1:raw.rindex(")")],
+        if name == "postgres" and f" {pg_db} " not in cmd:
+            name = "other"
+        ticks[int(stat.parent.name)] = (name if name in mine else "other",
                                         int(fields[11]) + int(fields[12]))
     return ticks
 
 
 def cpu_by_group(before, after, seconds: float) -> dict[str, float]:
-    """Cores used by postgres, gunicorn, wrk, redis-server and the rest."""
+    """Cores used per group over `seconds`."""
     hz, used = os.sysconf("SC_CLK_TCK"), collections.Counter()
-    for pid, (name, t) in after.items():
-        group = name if name in ("postgres", "gunicorn", "wrk", "redis-server") else ""
-        used[group or "other"] += t - before.get(pid, (name, 0))[1]
+    for pid, (group, t) in after.items():
+        used[group] += t - before.get(pid, (group, 0))[1]
     return {k: round(v / hz / seconds, 2) for k, v in used.most_common()}
 
 
@@ -310,6 +235,17 @@ def submission_counts() -> collections.Counter:
     return collections.Counter({row["result"]: row["n"] for row in rows})
 
 
+def drain(limit: float = 60) -> None:
+    """Wait until the server stops writing Submission rows (requests that wrk
+    left queued when it stopped), at most `limit` seconds."""
+    from scoring.models import Submission
+
+    last, deadline = -1, time.monotonic() + limit
+    while time.monotonic() < deadline and last != (n := Submission.objects.count()):
+        last = n
+        time.sleep(1)
+
+
 def load_run(args, world, rng, mix, config, tmp: Path, profile: int = 0) -> dict:
     port, log, seconds = free_port(), tmp / "gunicorn.log", profile or args.duration
     write_pool(world, rng, mix, args.rate_guess * args.warmup, tmp / "warm")
@@ -318,7 +254,8 @@ def load_run(args, world, rng, mix, config, tmp: Path, profile: int = 0) -> dict
     proc, spy = start_gunicorn(config, args.threads, port, log), None
     try:
         run_wrk(port, tmp / "warm", args.warmup, args.connections)
-        before, ticks, t0 = submission_counts(), cpu_ticks(), time.monotonic()
+        drain()
+        before, ticks, t0 = submission_counts(), cpu_ticks(args.pg_db), time.monotonic()
         load = os.getloadavg()[0]
         if profile:
             spy = subprocess.Popen(
@@ -327,7 +264,9 @@ def load_run(args, world, rng, mix, config, tmp: Path, profile: int = 0) -> dict
                  "-p", str(proc.pid)], stdout=subprocess.DEVNULL,
                 stderr=(tmp / "spy.log").open("w"))
         stats = run_wrk(port, tmp / "pool", seconds, args.connections)
-        stats["cpu"] = cpu_by_group(ticks, cpu_ticks(), time.monotonic() - t0)
+        stats["cpu"] = cpu_by_group(ticks, cpu_ticks(args.pg_db),
+                                    time.monotonic() - t0)
+        drain()
         stats["rows"] = dict(submission_counts() - before)
         if spy:
             spy.wait(timeout=60)
@@ -340,38 +279,27 @@ def load_run(args, world, rng, mix, config, tmp: Path, profile: int = 0) -> dict
     return stats
 
 
-# 4. Profile and report ---------------------------------------------------------
+# 4. Report ---------------------------------------------------------------------
 
-def spy_report(raw: Path, top: int = 30) -> list[tuple[str, float, float]]:
-    """(function, inclusive %, self %) over the workers' samples, leaving out the
-    frames in more than 90% of them (gunicorn, middleware, DRF dispatch)."""
-    incl, own, total = collections.Counter(), collections.Counter(), 0
-    site = str(ROOT / ".venv" / "lib" / "python3.11" / "site-packages") + "/"
-    for line in raw.read_text().splitlines():
-        stack, _, n = line.rpartition(" ")
-        frames = stack.replace(site, "").replace(str(ROOT) + "/", "").split(";")
-        if sum(f.startswith("process ") for f in frames) < 2:
-            continue  # the arbiter (a worker's stacks start with both processes)
-        frames = [f.rsplit(":", 1)[0] + ")" for f in frames
-                  if not f.startswith("process ")]
-        total += int(n)
-        for f in set(frames):
-            incl[f] += int(n)
-        own[frames[-1] if frames else "?"] += int(n)
-    names = [f for f, n in incl.most_common() if n < 0.9 * total][:top]
-    names += [f for f, _ in own.most_common(12)]
-    return [(f, 100 * incl[f] / total, 100 * own[f] / total)
-            for f in dict.fromkeys(names)]
+def git_state() -> str:
+    def git(*cmd):
+        return subprocess.run(["git", "-C", str(ROOT), *cmd], capture_output=True,
+                              text=True).stdout
+    dirty = git("status", "--short", "--", "accounts", "challenges", "scoring",
+                "ctfplatform").split()[1::2]
+    return (f"commit {git('rev-parse', '--short', 'HEAD').strip()} + uncommitted: "
+            + (" ".join(dirty) or "none"))
 
 
 def print_load(args, results) -> None:
     print(f"\n## Load: wrk -t1 -c{args.connections} -d{args.duration}s (after "
           f"{args.warmup} s warm-up), mix {args.mix} wrong/correct/shared\n")
-    print("| gunicorn | req/s | p50 ms | p90 ms | p99 ms | max ms | socket errors "
-          "| 429 % | answers | new Submission rows | cores used | load avg |")
+    print("| gunicorn | req/s | p50 ms | p90 ms | p99 ms | max ms | errors (socket, "
+          "5xx) | 429 % | answers | new Submission rows | cores used | load avg |")
     print("|---" * 12 + "|")
     for s in results:
         errors = sum(v for k, v in s["errors"].items() if k != "status")
+        errors += sum(v for k, v in s["results"].items() if k.startswith("http_5"))
         limited = 100 * s["results"].get("rate_limited", 0) / max(s["requests"], 1)
         ms = [f"{s[k] / 1000:.1f}" for k in ("p50", "p90", "p99", "max")]
         print(f"| {s['config']} | {s['rps']:.1f} | {' | '.join(ms)} | {errors} "
@@ -386,8 +314,9 @@ def main() -> None:
     with throwaway_database(args.pg_db) as label, \
             tempfile.TemporaryDirectory(prefix="bench-sub-") as tmp:
         print(f"Database: {label}; Redis: {os.environ.get('REDIS_URL')}")
+        print("App code:", git_state())
         world = build_world(args)
-        rows, serial = in_process(world)
+        rows, serial = in_process(world, pick)
         print("\n## SQL queries and Redis round trips per request (test client)\n")
         print("| request -> answer | SQL queries | Redis round trips |\n|---|---|---|")
         for case, q, r, _ in rows:
@@ -412,7 +341,7 @@ def main() -> None:
                 print(f"\n## py-spy record --idle, {best}, {args.profile} s under load "
                       f"({s['rps']:.1f} req/s, p99 {s['p99'] / 1000:.1f} ms)\n")
                 print("| function (file) | inclusive % | self % |\n|---|---|---|")
-                for f, inc, own in spy_report(Path(tmp) / "spy"):
+                for f, inc, own in spy_report(Path(tmp) / "spy", ROOT):
                     print(f"| `{f}` | {inc:.1f} | {own:.1f} |")
 
 

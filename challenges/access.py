@@ -174,6 +174,8 @@ def requirement_error_clear(*, challenge: Challenge) -> None:
 def requirement_error_report(*, challenge: Challenge, error: LispIshError) -> None:
     """Flag `challenge` in the admin; audit once per (challenge, error)."""
     message = str(error)[:1000]
+    if challenge.requirement_error == message:
+        return  # already flagged and audited: no write on every page view
     # The conditional update lets exactly one request win per new error message.
     changed = (
         Challenge.objects.filter(pk=challenge.pk)

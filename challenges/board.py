@@ -6,6 +6,7 @@ counts, and what the requirements need (see `challenges.access`).
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -61,11 +62,17 @@ class Board:
         self.context = RequirementContext(user, self.principal)
         self._functions = self.context.functions()
         self._solved = solved_question_ids(self.principal)
-        # While the scoreboard is frozen, solve counts and decayed values are
-        # shown as they stood at the freeze (staff see them live).
-        frozen = competition.is_frozen() and not user.is_staff
-        self._counts = challenge_solve_counts(
-            competition, until=competition.freeze_at if frozen else None
+
+
+    @cached_property
+    def _counts(self) -> dict[int, int]:
+        """Public solve counts, loaded on first use (a submission never needs them).
+
+        While the scoreboard is frozen they are as of the freeze (live for staff).
+        """
+        frozen = self.competition.is_frozen() and not self.user.is_staff
+        return challenge_solve_counts(
+            self.competition, until=self.competition.freeze_at if frozen else None
         )
 
     def _challenges(self):

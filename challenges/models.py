@@ -23,8 +23,17 @@ class BanPolicy(models.TextChoices):
 
 class CompetitionQuerySet(models.QuerySet):
     def default(self) -> "Competition":
-        """The deployment's default competition (made by a migration; never absent)."""
-        return self.get(is_default=True)
+        """The deployment's default competition: open, teams and solo players.
+
+        A migration creates it; it is made again here if a database was emptied.
+        """
+        competition = self.filter(is_default=True).first()
+        if competition is None:
+            competition, _ = self.get_or_create(
+                is_default=True,
+                defaults={"name": "Main event", "slug": "main",
+                          "play_mode": PlayMode.BOTH})
+        return competition
 
 
 class Competition(models.Model):

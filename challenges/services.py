@@ -5,6 +5,7 @@ and the Celery task all call it.
 """
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
@@ -335,7 +336,7 @@ def competition_freeze(*, competition: Competition, actor, at=None) -> Competiti
         actor=actor,
         subject=competition.name,
         message=("freeze scheduled for " if scheduled else "frozen at ")
-        + f"{at:%Y-%m-%d %H:%M:%S} UTC",
+        + f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
         details={
             "competition": competition.pk,
             "freeze_at": at.isoformat(),

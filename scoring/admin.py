@@ -26,6 +26,7 @@ from scoring.services import (
     principal_set_hidden,
     question_attempts_reset,
     score_adjust,
+    solve_delete,
 )
 
 
@@ -219,8 +220,42 @@ class SubmissionAdmin(ReadOnlyAdmin):
         return submission.flag_hash[:12] + "…"
 
 
+class SolveDeleteForm(forms.Form):
+    reason = forms.CharField(max_length=200, help_text="Recorded in the audit log.")
+
+
 @admin.register(Solve)
 class SolveAdmin(ReadOnlyAdmin):
+    actions = ["remove_solves"]
+
+    @admin.action(description="Remove the selected solves (reverses their points)")
+    def remove_solves(self, request: HttpRequest, queryset: QuerySet):
+        """Two steps: confirm with a reason, then reverse each solve in the ledger."""
+        form = SolveDeleteForm(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            total = sum(
+                solve_delete(
+                    solve=solve, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+                for solve in queryset.select_related("principal", "question")
+            )
+            self.message_user(
+                request,
+                f"Removed {queryset.count()} solve(s); {total} points taken back.",
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "solves": queryset.select_related(
+                "principal__team", "principal__user", "question__challenge"
+            ),
+            "title": "Remove solves",
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/scoring/solve/remove.html", context)
+
     list_display = ["created_at", "principal", "question", "user"]
     list_filter = ["principal__competition", "question__challenge__category"]
     search_fields = [

@@ -12,13 +12,15 @@
 The flag form, the API and tests all call `submission_attempt`.
 """
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -48,6 +50,8 @@ from scoring.services import principal_resolve
 
 log = logging.getLogger(__name__)
 MAX_FLAG_BYTES = 1024
+# First key of the PostgreSQL advisory locks that queue a principal's attempts.
+ADVISORY_NAMESPACE = 7311
 
 
 @dataclass
@@ -98,32 +102,30 @@ def _wrong_since_reset(principal: Principal, question: Question) -> int:
     return wrong.count()
 
 
-def _lock_remaining(principal: Principal, competition) -> int:
-    try:
-        return store.lock_remaining(principal.pk)
-    except store.StoreDown:
-        return _db_lock_remaining(principal, competition)
-
-
 def _db_lock_remaining(principal: Principal, competition) -> int:
-    """The same rule from the Submission table, for when Redis is down."""
-    n = competition.rate_limit_attempts
+    """Seconds of lockout left by the Redis rule, replayed over the Submission table.
+
+    Wrong attempts since the last correct one, in order: a sliding window of
+    `window` seconds; the `attempts`-th in it starts a lockout and empties it.
+    """
+    window, lockout = competition.rate_limit_window, competition.rate_limit_lockout
+    now = timezone.now()
+    since = now - timedelta(seconds=3 * (window + lockout))
     last_correct = Submission.objects.filter(
-        principal=principal, result=Result.CORRECT
+        principal=principal, result=Result.CORRECT, created_at__gte=since
     ).aggregate(at=Max("created_at"))["at"]
-    recent = Submission.objects.filter(principal=principal, result=Result.WRONG)
-    if last_correct:
-        recent = recent.filter(created_at__gt=last_correct)
-    times = list(
-        recent.order_by("-created_at").values_list("created_at", flat=True)[:n]
+    wrong = Submission.objects.filter(
+        principal=principal, result=Result.WRONG, created_at__gte=last_correct or since
     )
-    if (
-        len(times) < n
-        or (times[0] - times[-1]).total_seconds() > competition.rate_limit_window
-    ):
+    recent: list = []
+    locked_until = None
+    for at in wrong.order_by("created_at").values_list("created_at", flat=True):
+        recent = [t for t in recent if (at - t).total_seconds() < window] + [at]
+        if len(recent) >= competition.rate_limit_attempts:
+            locked_until, recent = at + timedelta(seconds=lockout), []
+    if locked_until is None or locked_until <= now:
         return 0
-    left = competition.rate_limit_lockout - (timezone.now() - times[0]).total_seconds()
-    return max(0, int(left + 0.999))
+    return max(1, int((locked_until - now).total_seconds() + 0.999))
 
 
 def submission_attempt(
@@ -180,31 +182,76 @@ def submission_attempt(
     if Solve.objects.filter(principal=principal, question=question).exists():
         return Attempt(Result.ALREADY_SOLVED, "You already solved this.")
 
-    # 3. Rate limit and the question's cap.
-    left = _lock_remaining(principal, competition)
+    # 3. Rate limit (Redis when it answers; otherwise the Submission table, one
+    # request per principal at a time) and the question's cap.
+    limits = {
+        "attempts": competition.rate_limit_attempts,
+        "window": competition.rate_limit_window,
+        "lockout": competition.rate_limit_lockout,
+    }
+    try:
+        token, left = store.attempt_reserve(principal.pk, **limits)
+    except store.StoreDown:
+        with transaction.atomic():
+            _serialize(principal)
+            left = _db_lock_remaining(principal, competition)
+            if left:
+                return _rate_limited(meta, left)
+            return _check(principal, question, competition, meta, typed, token=None)
     if left:
-        Submission.objects.create(result=Result.RATE_LIMITED, **meta)
-        return Attempt(
-            Result.RATE_LIMITED,
-            f"Too many wrong flags: try again in {left} s.",
-            retry_after=left,
-        )
-    if (
-        question.attempts
-        and _wrong_since_reset(principal, question) >= question.attempts
-    ):
-        return refuse(f"No attempts left for this question ({question.attempts} used).")
+        return _rate_limited(meta, left)
+    return _check(principal, question, competition, meta, typed, token=token)
 
-    # 4-5. Expected flag, constant-time comparison against every accepted form.
+
+def _rate_limited(meta: dict, left: int) -> Attempt:
+    Submission.objects.create(result=Result.RATE_LIMITED, **meta)
+    return Attempt(
+        Result.RATE_LIMITED,
+        f"Too many wrong flags: try again in {left} s.",
+        retry_after=left,
+    )
+
+
+def _serialize(principal: Principal) -> None:
+    """Queue this principal's attempts while Redis is down (PostgreSQL advisory
+    lock until commit; SQLite runs one writer at a time anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [ADVISORY_NAMESPACE, principal.pk],
+            )
+
+
+def _check(
+    principal: Principal,
+    question: Question,
+    competition,
+    meta: dict,
+    typed: str,
+    *,
+    token: str | None,
+) -> Attempt:
+    """The question's cap, then 4-5: expected flag and constant-time comparison."""
+    if question.attempts and (
+        _wrong_since_reset(principal, question) >= question.attempts
+    ):
+        Submission.objects.create(result=Result.REFUSED, reason="attempt cap", **meta)
+        if token:
+            with contextlib.suppress(store.StoreDown):
+                store.attempt_release(principal.pk, token)
+        return Attempt(
+            Result.REFUSED,
+            f"No attempts left for this question ({question.attempts} used).",
+        )
     own = (
         expected_flag(principal, question)
         if any(f.get("kind") == "derived" for f in question.flags)
         else None
     )
-    correct = any(_matches(f, typed, own) for f in question.flags)
-    if correct:
+    if any(_matches(f, typed, own) for f in question.flags):
         return _score(principal, question, competition, meta)
-    return _wrong(principal, question, competition, meta)
+    return _wrong(principal, question, competition, meta, redis=token is not None)
 
 
 def _score(principal: Principal, question: Question, competition, meta) -> Attempt:
@@ -246,6 +293,7 @@ def _score(principal: Principal, question: Question, competition, meta) -> Attem
                     question=question,
                 )
             question_value_sync(question)
+            standings_changed(competition.pk)
             record(
                 EventType.CHALLENGE_SOLVED,
                 actor=meta["user"],
@@ -264,7 +312,7 @@ def _score(principal: Principal, question: Question, competition, meta) -> Attem
     except IntegrityError:
         return Attempt(Result.ALREADY_SOLVED, "You already solved this.")
     try:
-        store.wrong_clear(principal.pk)
+        store.wrong_clear(principal.pk)  # also drops this attempt's reservation
     except store.StoreDown:
         pass
     message = (
@@ -275,17 +323,23 @@ def _score(principal: Principal, question: Question, competition, meta) -> Attem
     return Attempt(Result.CORRECT, message, points=value, first_blood=bonus)
 
 
-def _wrong(principal: Principal, question: Question, competition, meta) -> Attempt:
+def _wrong(
+    principal: Principal, question: Question, competition, meta: dict, *, redis: bool
+) -> Attempt:
     """7. Wrong: record, count toward the lockout, then look for cheating."""
     submission = Submission.objects.create(result=Result.WRONG, **meta)
-    try:
-        lockout = store.wrong_attempt(
-            principal.pk,
-            attempts=competition.rate_limit_attempts,
-            window=competition.rate_limit_window,
-            lockout=competition.rate_limit_lockout,
-        )
-    except store.StoreDown:
+    lockout = 0
+    if redis:
+        try:
+            lockout = store.attempt_settle_wrong(
+                principal.pk,
+                attempts=competition.rate_limit_attempts,
+                window=competition.rate_limit_window,
+                lockout=competition.rate_limit_lockout,
+            )
+        except store.StoreDown:
+            redis = False
+    if not redis:
         lockout = _db_lock_remaining(principal, competition)
     anticheat.scan(submission=submission, competition=competition)
     message = "Wrong flag."

@@ -10,7 +10,14 @@ from django.shortcuts import get_object_or_404, render
 from audit.models import EventLog, EventType
 from challenges.models import Competition, Question
 from scoring.models import Principal, ScoreEvent, ScoreReason, Solve
-from scoring.scoreboard import KINDS, chart_data, rank_of, standings, timeline
+from scoring.scoreboard import (
+    KINDS,
+    board_version,
+    chart_data,
+    rank_of,
+    standings,
+    timeline,
+)
 from scoring.selectors import principal_for
 
 PAGE_SIZE = 50
@@ -27,15 +34,23 @@ def _options(request: HttpRequest) -> tuple[Competition, str, str | None, bool]:
 
 def wall_of_shame(competition: Competition) -> list[dict]:
     """The latest automatic bans for cheating (at most 8)."""
-    key = f"sb:shame:{competition.pk}"
+    key = f"sb:shame:{competition.pk}:{board_version(competition.pk)}"
     wall = cache.get(key)
     if wall is None:
         principals = Principal.objects.filter(competition=competition)
-        events = (EventLog.objects.filter(
+        events = EventLog.objects.filter(
             event_type=EventType.USER_AUTO_BANNED_CHEATING,
-            principal_id__in=principals.values("pk")).select_related("user")[:8])
-        wall = [{"player": e.user.username if e.user else "", "principal": e.subject,
-                 "reason": e.message, "at": e.created_at} for e in events]
+            principal_id__in=principals.values("pk"),
+        ).select_related("user")[:8]
+        wall = [
+            {
+                "player": e.user.username if e.user else "",
+                "principal": e.subject,
+                "reason": e.message,
+                "at": e.created_at,
+            }
+            for e in events
+        ]
         cache.set(key, wall, 15)
     return wall
 
@@ -84,22 +99,26 @@ def ctftime_feed(request: HttpRequest) -> JsonResponse:
     """The standings in CTFtime's scoreboard feed format (respects the freeze)."""
     competition = Competition.objects.default()
     rows = standings(competition)
-    return JsonResponse({"standings": [
-        {"pos": r.rank, "team": r.name, "score": r.score} for r in rows]})
+    return JsonResponse(
+        {"standings": [{"pos": r.rank, "team": r.name, "score": r.score} for r in rows]}
+    )
 
 
 def principal_page(request: HttpRequest, principal_id: int) -> HttpResponse:
     """Solves, score history and, for its own members, each question's status."""
-    principal = get_object_or_404(Principal.objects.select_related("team", "user",
-                                                                   "competition"),
-                                  pk=principal_id)
+    principal = get_object_or_404(
+        Principal.objects.select_related("team", "user", "competition"), pk=principal_id
+    )
     own = principal_for(request.user, principal.competition) == principal
     if not principal.is_public and not (own or request.user.is_staff):
         raise Http404("No such team or player.")
     competition = principal.competition
     frozen = competition.is_frozen() and not (own or request.user.is_staff)
-    solves = Solve.objects.filter(principal=principal).select_related(
-        "question__challenge", "user").order_by("created_at")
+    solves = (
+        Solve.objects.filter(principal=principal)
+        .select_related("question__challenge", "user")
+        .order_by("created_at")
+    )
     events = ScoreEvent.objects.filter(principal=principal).order_by("created_at", "pk")
     if frozen:
         solves = solves.filter(created_at__lte=competition.freeze_at)
@@ -127,15 +146,27 @@ def principal_page(request: HttpRequest, principal_id: int) -> HttpResponse:
 
 def _flag_status(principal: Principal) -> list[dict]:
     """Each visible question: solved or not, wrong attempts, flag issued or rotated."""
-    questions = Question.objects.filter(
-        challenge__in=principal.competition.challenge_set()).select_related(
-        "challenge").order_by("challenge__category", "challenge__name", "position")
+    questions = (
+        Question.objects.filter(challenge__in=principal.competition.challenge_set())
+        .select_related("challenge")
+        .order_by("challenge__category", "challenge__name", "position")
+    )
     solved = set(principal.solves.values_list("question_id", flat=True))
     flags: dict[int, dict] = {}
     for question_id, status in principal.flags.values_list("question_id", "status"):
         flags.setdefault(question_id, {"current": 0, "rotated": 0})[status] += 1
-    wrong = dict(principal.submissions.filter(result="wrong").values("question_id")
-                 .annotate(n=Count("pk"))
-                 .values_list("question_id", "n"))
-    return [{"question": q, "solved": q.pk in solved, "wrong": wrong.get(q.pk, 0),
-             "flag": flags.get(q.pk)} for q in questions]
+    wrong = dict(
+        principal.submissions.filter(result="wrong")
+        .values("question_id")
+        .annotate(n=Count("pk"))
+        .values_list("question_id", "n")
+    )
+    return [
+        {
+            "question": q,
+            "solved": q.pk in solved,
+            "wrong": wrong.get(q.pk, 0),
+            "flag": flags.get(q.pk),
+        }
+        for q in questions
+    ]

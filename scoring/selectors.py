@@ -23,6 +23,7 @@ def challenge_solve_counts(competition, until=None) -> dict[int, int]:
     )
     complete = (
         Solve.objects.filter(
+            *([Q(created_at__lte=until)] if until else []),
             principal__competition=competition,
             principal__is_hidden=False,
             principal__is_banned=False,
@@ -51,8 +52,9 @@ def principal_for(user, competition) -> Principal | None:
         return None
     plays_as = competition.plays_as(user)
     if plays_as == "team":
-        return Principal.objects.filter(competition=competition,
-                                        team_id=user.team_id).first()
+        return Principal.objects.filter(
+            competition=competition, team_id=user.team_id
+        ).first()
     if plays_as == "solo":
         return Principal.objects.filter(competition=competition, user=user).first()
     return None

@@ -3,6 +3,7 @@ principals, bans, manual adjustments, hint unlocks, attempt resets, decoys."""
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Sum
 
 from audit.models import EventType
 from audit.services import record
@@ -22,7 +23,9 @@ from scoring.models import (
     HintUnlock,
     Principal,
     PrincipalKind,
+    ScoreEvent,
     ScoreReason,
+    Solve,
 )
 from scoring.scoreboard import standings_changed
 
@@ -131,6 +134,7 @@ def score_adjust(*, principal: Principal, delta: int, note: str, actor) -> None:
         note=note[:200],
         actor=actor,
     )
+    standings_changed(principal.competition_id)
     record(
         EventType.SCORE_ADJUSTED,
         actor=actor,
@@ -154,6 +158,7 @@ def hint_unlock(*, principal: Principal, hint, user) -> bool:
                     reason=ScoreReason.HINT,
                     note=f"hint {hint.pk}",
                 )
+                standings_changed(principal.competition_id)
     except IntegrityError:
         return False
     return True
@@ -180,3 +185,54 @@ def decoy_create(*, competition, value: str, where: str = "") -> DecoyFlag:
     )
     transaction.on_commit(lambda: decoys_changed(competition))
     return decoy
+
+
+@transaction.atomic
+def solve_delete(*, solve: Solve, actor, reason: str) -> int:
+    """Undo a solve: reverse its points in the ledger and let dynamic values follow.
+
+    Returns the points taken back. The submission history stays.
+    """
+    if not reason.strip():
+        raise ValidationError("Say why the solve is removed.", code="reason_required")
+    principal, question = solve.principal, solve.question
+    note = f"solve removed: {reason.strip()}"[:200]
+    held = dict(
+        ScoreEvent.objects.filter(principal=principal, question=question)
+        .values("reason")
+        .annotate(total=Sum("delta"))
+        .values_list("reason", "total")
+    )
+    solve.delete()
+    # Reverse under the same reasons, so the question's sums stay right if the
+    # principal solves it again.
+    reversed_points = {
+        ScoreReason.SOLVE: held.get(ScoreReason.SOLVE, 0)
+        + held.get(ScoreReason.DECAY, 0),
+        ScoreReason.FIRST_BLOOD: held.get(ScoreReason.FIRST_BLOOD, 0),
+    }
+    for reason_code, points in reversed_points.items():
+        if points:
+            ledger_write(
+                principal_id=principal.pk,
+                delta=-points,
+                reason=reason_code,
+                question=question,
+                note=note,
+                actor=actor,
+            )
+    held = sum(reversed_points.values())
+    last = principal.solves.aggregate(last=Max("created_at"))["last"]
+    Principal.objects.filter(pk=principal.pk).update(last_solve_at=last)
+    question_value_sync(question)
+    standings_changed(principal.competition_id)
+    record(
+        EventType.SCORE_ADJUSTED,
+        actor=actor,
+        principal=principal,
+        team=principal.team_id,
+        subject=str(principal),
+        message=f"solve of {question} removed ({-held:+d}): {reason.strip()}"[:500],
+        details={"question": question.pk, "delta": -held},
+    )
+    return held

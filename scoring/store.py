@@ -3,7 +3,8 @@
     team_flags:<principal>   hash  question id -> the principal's current flag
     flag_owner:<sha256>      str   "<principal>:<question>:<current|rotated>"
     flag_index:ready         str   set once every TeamFlag is in the two above
-    wrong:<principal>        zset  timestamps of wrong attempts (sliding window)
+    wrong:<principal>        zset  attempts in the sliding window (reserved before
+                                   the comparison, kept when wrong)
     lock:<principal>         str   set for the lockout, expires with it
 
 Every function raises `StoreDown` when Redis is not configured or does not
@@ -61,11 +62,6 @@ def flags_put(entries: list[tuple[int, int, str, str, str]]) -> None:
         _call(write)
 
 
-def flag_forget(principal_id: int, question_id: int) -> None:
-    """Drop a current flag (it rotated); its owner entry stays, marked by the caller."""
-    _call(lambda r: r.hdel(f"team_flags:{principal_id}", question_id))
-
-
 def flag_owner(value_hash: str) -> tuple[int, int, str] | None:
     """Whose flag has this SHA-256: (principal, question, status), or None.
 
@@ -86,36 +82,74 @@ def index_mark_ready() -> None:
     _call(lambda r: r.set(READY, 1))
 
 
-def lock_remaining(principal_id: int) -> int:
-    """Seconds left of the principal's lockout (0 when not locked)."""
-    ttl = _call(lambda r: r.pttl(f"lock:{principal_id}"))
-    return max(0, -(-ttl // 1000)) if ttl and ttl > 0 else 0
+# Check the lock and the window, and take a place in the window, in one step:
+# parallel requests cannot all pass the check before any of them is counted.
+_RESERVE = """
+local lock, key = KEYS[1], KEYS[2]
+local now, window, attempts, lockout = tonumber(ARGV[1]), tonumber(ARGV[2]),
+    tonumber(ARGV[3]), tonumber(ARGV[4])
+local left = redis.call('PTTL', lock)
+if left > 0 then return left end
+redis.call('ZREMRANGEBYSCORE', key, 0, now - window)
+if redis.call('ZCARD', key) >= attempts then
+  -- The window is full of attempts still being checked or already wrong: wait
+  -- for the oldest to leave it. Only wrong flags start a lockout (settle).
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
+  return math.max(1000, math.ceil((tonumber(oldest) + window - now) * 1000))
+end
+redis.call('ZADD', key, now, ARGV[5])
+redis.call('EXPIRE', key, window + 1)
+return 0
+"""
+
+# After a wrong flag: lock out once the window holds `attempts` wrong ones.
+_SETTLE_WRONG = """
+local lock, key = KEYS[1], KEYS[2]
+local now, window, attempts, lockout = tonumber(ARGV[1]), tonumber(ARGV[2]),
+    tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', key, 0, now - window)
+if redis.call('ZCARD', key) >= attempts then
+  redis.call('SET', lock, 1, 'PX', lockout * 1000)
+  redis.call('DEL', key)
+  return lockout
+end
+return 0
+"""
 
 
-def wrong_attempt(
+def attempt_reserve(
+    principal_id: int, *, attempts: int, window: int, lockout: int
+) -> tuple[str | None, int]:
+    """Take a place in the principal's window: (token, 0), or (None, seconds left)."""
+    token = uuid.uuid4().hex
+    keys = [f"lock:{principal_id}", f"wrong:{principal_id}"]
+    left_ms = _call(
+        lambda r: r.eval(
+            _RESERVE, 2, *keys, time.time(), window, attempts, lockout, token
+        )
+    )
+    if left_ms:
+        return None, max(1, -(-int(left_ms) // 1000))
+    return token, 0
+
+
+def attempt_settle_wrong(
     principal_id: int, *, attempts: int, window: int, lockout: int
 ) -> int:
-    """Count a wrong attempt in the sliding window; lock out on the `attempts`-th.
+    """The reserved attempt was wrong; returns the lockout now started (0 if none)."""
+    keys = [f"lock:{principal_id}", f"wrong:{principal_id}"]
+    return int(
+        _call(
+            lambda r: r.eval(
+                _SETTLE_WRONG, 2, *keys, time.time(), window, attempts, lockout
+            )
+        )
+    )
 
-    Returns the lockout seconds now in force (0 if none).
-    """
-    now = time.time()
-    key = f"wrong:{principal_id}"
 
-    def write(r):
-        pipe = r.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, 0, now - window)
-        pipe.zadd(key, {f"{now}:{uuid.uuid4().hex[:8]}": now})
-        pipe.zcard(key)
-        pipe.expire(key, window + 1)
-        count = pipe.execute()[2]
-        if count >= attempts:
-            r.set(f"lock:{principal_id}", 1, ex=lockout)
-            r.delete(key)
-            return lockout
-        return 0
-
-    return _call(write)
+def attempt_release(principal_id: int, token: str) -> None:
+    """Give back a reserved place (the attempt was refused before any comparison)."""
+    _call(lambda r: r.zrem(f"wrong:{principal_id}", token))
 
 
 def wrong_clear(principal_id: int) -> None:

@@ -24,7 +24,6 @@ from scoring.store import READY
 from .factories import (
     attempt,
     derived,
-    flag_of,
     make_challenge,
     own_flag,
     player,
@@ -98,7 +97,9 @@ def test_it_expects_a_different_derived_flag_from_each_team(alpha, bravo, per_te
     a, b = principal_of(alpha), principal_of(bravo)
     flag_a, flag_b = own_flag(a, question), own_flag(b, question)
     assert flag_a != flag_b
-    assert flag_a.startswith("CTF{per_team_") and len(flag_a) == len("CTF{per_team_}") + 16
+    assert (
+        flag_a.startswith("CTF{per_team_") and len(flag_a) == len("CTF{per_team_}") + 16
+    )
 
     assert attempt(bravo, per_team, flag_a).result == Result.WRONG
     assert attempt(bravo, per_team, flag_b).result == Result.CORRECT
@@ -210,8 +211,17 @@ def own_redis(needs_redis):
     binary = os.environ.get("REDIS_SERVER_BIN", "redis-server")
     port = free_port()
     server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"

@@ -1,6 +1,7 @@
 """The score ledger: dynamic values, decay events, bans moving values, first-blood
 bonuses, hints, manual adjustments, and totals that always match the ledger."""
 
+import math
 import random
 from io import StringIO
 
@@ -37,13 +38,14 @@ from .factories import (
 
 def ctfd_logarithmic(initial, decay, minimum, solves):
     """CTFd's `logarithmic` decay (plugins/dynamic_challenges/decay.py)."""
-    import math
-
     solve_count = solves - 1 if solves else 0
     decay = decay or 1
     value = (((minimum - initial) / (decay**2)) * (solve_count**2)) + initial
     return max(minimum, math.ceil(value))
 
+
+# Operations of the random game (about 70% of them submissions).
+RANDOM_STEPS = 2000
 
 # (function, initial, decay, minimum, solves) -> value
 VALUES = [
@@ -69,12 +71,16 @@ VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("function", "initial", "decay", "minimum", "solves", "value"),
-                         VALUES)
+@pytest.mark.parametrize(
+    ("function", "initial", "decay", "minimum", "solves", "value"), VALUES
+)
 def test_it_decays_values_like_ctfd(function, initial, decay, minimum, solves, value):
     assert (
         dynamic_value(
-            initial=initial, decay=decay, minimum=minimum, function=function,
+            initial=initial,
+            decay=decay,
+            minimum=minimum,
+            function=function,
             solves=solves,
         )
         == value
@@ -206,7 +212,11 @@ def test_an_organizer_adjusts_a_score(organizer, solo):
     principal.refresh_from_db()
     assert principal.score_total == 50
     event = ScoreEvent.objects.get()
-    assert (event.reason, event.note, event.actor) == ("admin", "writeup prize", organizer)
+    assert (event.reason, event.note, event.actor) == (
+        "admin",
+        "writeup prize",
+        organizer,
+    )
     assert str(event) == f"+50 admin:writeup prize for {principal}"
     audit = EventLog.objects.get(event_type=EventType.SCORE_ADJUSTED)
     assert (audit.actor, audit.principal_id, audit.message) == (
@@ -219,8 +229,9 @@ def test_an_organizer_adjusts_a_score(organizer, solo):
 @pytest.mark.parametrize(("delta", "note"), [(10, "  "), (0, "nothing")])
 def test_an_adjustment_needs_a_reason_and_a_delta(organizer, solo, delta, note):
     with pytest.raises(ValidationError):
-        score_adjust(principal=principal_of(solo), delta=delta, note=note,
-                     actor=organizer)
+        score_adjust(
+            principal=principal_of(solo), delta=delta, note=note, actor=organizer
+        )
     assert not ScoreEvent.objects.exists()
 
 
@@ -246,16 +257,21 @@ def test_verify_scores_reports_drift_and_fix_repairs_it(solo, captain):
 
 
 def test_a_long_random_game_never_drifts(organizer):
-    """Seeded: solves, wrong and shared flags, decays, bans, hides, hints, adjustments."""
+    """Seeded: solves, wrong and shared flags, bans, hides, hints, adjustments."""
     rng = random.Random(20240607)
     Competition.objects.filter(is_default=True).update(
         rate_limit_attempts=30000, first_blood_bonuses=[10, 5, 2]
     )
     users = [player(f"p{n}", team=n % 3 != 0) for n in range(20)]
     challenges = (
-        [make_dynamic(initial=500, decay=rng.randint(0, 6), minimum=50) for _ in range(5)]
-        + [make_dynamic(initial=300, decay=20, minimum=40, function="linear")
-           for _ in range(3)]
+        [
+            make_dynamic(initial=500, decay=rng.randint(0, 6), minimum=50)
+            for _ in range(5)
+        ]
+        + [
+            make_dynamic(initial=300, decay=20, minimum=40, function="linear")
+            for _ in range(3)
+        ]
         + [make_challenge(value=rng.choice([50, 100, 200])) for _ in range(4)]
         + [make_challenge(flags=[derived("CTF{d_{hash}}")]) for _ in range(2)]
         + [make_challenge(questions=("a", "b"), value=75)]
@@ -268,30 +284,34 @@ def test_a_long_random_game_never_drifts(organizer):
             return own_flag(principal_of(user), question)
         return question.flags[0]["content"]
 
-    for step in range(2500):
+    for step in range(RANDOM_STEPS):
         user = rng.choice(users)
         principal = principals[users.index(user)]
         roll = rng.random()
-        if roll < 0.6:
+        if roll < 0.7:
             challenge = rng.choice(challenges)
             question = rng.choice(list(challenge.questions.all()))
             typed = right_flag(user, question) if rng.random() < 0.4 else f"x{step}"
             if rng.random() < 0.05:  # someone else's flag
                 typed = right_flag(rng.choice(users), question)
             attempt(user, challenge, typed, question=question)
-        elif roll < 0.72:
+        elif roll < 0.78:
             principal_set_banned(
                 principal=principal, banned=rng.random() < 0.5, actor=organizer
             )
-        elif roll < 0.82:
+        elif roll < 0.85:
             principal_set_hidden(
                 principal=principal, hidden=rng.random() < 0.5, actor=organizer
             )
         elif roll < 0.94:
             hint_unlock(principal=principal, hint=rng.choice(hints), user=user)
         else:
-            score_adjust(principal=principal, delta=rng.choice([-30, -5, 5, 40]),
-                         note=f"step {step}", actor=organizer)
+            score_adjust(
+                principal=principal,
+                delta=rng.choice([-30, -5, 5, 40]),
+                note=f"step {step}",
+                actor=organizer,
+            )
         if step % 500 == 499:
             assert scores_verify() == []
 

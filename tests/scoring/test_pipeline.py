@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from audit.models import EventLog
@@ -44,11 +45,13 @@ def flag(challenge):
 
 def results(user) -> list[str]:
     return list(
-        Submission.objects.filter(user=user).order_by("pk").values_list("result", flat=True)
+        Submission.objects.filter(user=user)
+        .order_by("pk")
+        .values_list("result", flat=True)
     )
 
 
-def lock_out(user, challenge, competition=None) -> None:
+def lock_out(user, challenge) -> None:
     """Three wrong flags: the default rate limit locks the principal out."""
     for n in range(3):
         attempt(user, challenge, f"CTF{{nope{n}}}")
@@ -163,7 +166,9 @@ def test_it_locks_out_after_three_wrong_flags(solo, challenge, flag):
 
     assert fourth.result == Result.RATE_LIMITED
     assert 0 < fourth.retry_after <= 30
-    assert fourth.message == f"Too many wrong flags: try again in {fourth.retry_after} s."
+    assert (
+        fourth.message == f"Too many wrong flags: try again in {fourth.retry_after} s."
+    )
     assert results(solo) == ["wrong", "wrong", "wrong", "rate_limited"]
     assert not Solve.objects.exists()
 
@@ -212,11 +217,6 @@ def test_it_gives_fresh_attempts_after_a_lockout(needs_redis, solo, challenge, f
     _fresh_attempts_after_a_lockout(solo, challenge, flag)
 
 
-@pytest.mark.xfail(
-    reason="BUG: without Redis, _db_lock_remaining counts the wrong flags from "
-    "before the lockout again, so one wrong flag after it locks out anew",
-    strict=True,
-)
 def test_it_gives_fresh_attempts_after_a_lockout_without_redis(
     settings, solo, challenge, flag
 ):
@@ -277,8 +277,6 @@ def test_a_reset_writes_a_baseline_and_deletes_nothing(solo, organizer):
 
 
 def test_a_reset_needs_a_reason(solo, organizer, challenge):
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError, match="Say why"):
         question_attempts_reset(
             principal=principal_of(solo),
@@ -324,7 +322,9 @@ def test_it_stores_the_sha256_of_the_flag_and_never_the_text(solo, challenge, fl
 
 
 def test_it_keeps_the_ip_and_the_user_agent(solo, challenge, flag):
-    attempt(solo, challenge, "CTF{no}", ip="203.0.113.9", user_agent="Mozilla/5.0 (X11)")
+    attempt(
+        solo, challenge, "CTF{no}", ip="203.0.113.9", user_agent="Mozilla/5.0 (X11)"
+    )
     attempt(solo, challenge, flag, ip="2001:db8::1", user_agent="u" * 500)
 
     rows = list(Submission.objects.order_by("pk").values_list("ip", "user_agent"))
@@ -361,7 +361,9 @@ def test_a_user_without_a_team_plays_solo_in_the_default_competition(
 
 
 def test_a_team_only_competition_refuses_a_user_without_a_team(solo, challenge, flag):
-    teams_only = Competition.objects.create(name="Teams", slug="teams", play_mode="teams")
+    teams_only = Competition.objects.create(
+        name="Teams", slug="teams", play_mode="teams"
+    )
 
     result = attempt(solo, challenge, flag, competition=teams_only)
 
@@ -373,7 +375,9 @@ def test_a_team_only_competition_refuses_a_user_without_a_team(solo, challenge, 
 
 def test_a_team_plays_in_a_team_only_competition(db, challenge, flag):
     user = player("alpha")
-    teams_only = Competition.objects.create(name="Teams", slug="teams", play_mode="teams")
+    teams_only = Competition.objects.create(
+        name="Teams", slug="teams", play_mode="teams"
+    )
 
     assert attempt(user, challenge, flag, competition=teams_only).result == "correct"
     assert Principal.objects.get().competition == teams_only

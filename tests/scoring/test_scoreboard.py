@@ -9,13 +9,17 @@ from html.parser import HTMLParser
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 
 from challenges.models import Competition
 from scoring.flags import expected_flag
 from scoring.models import Principal
 from scoring.scoreboard import standings
-from scoring.services import principal_set_banned, principal_set_hidden, score_adjust
+from scoring.services import (
+    hint_unlock,
+    principal_set_banned,
+    principal_set_hidden,
+    score_adjust,
+)
 
 from .factories import (
     attempt,
@@ -23,6 +27,7 @@ from .factories import (
     flag_of,
     make_challenge,
     make_dynamic,
+    make_hint,
     player,
     principal_of,
     question_of,
@@ -68,7 +73,9 @@ class BoardParser(HTMLParser):
         elif tag == "tr" and self._cells is not None:
             row, cells = self.rows[-1], self._cells
             if len(cells) == 5:
-                row.update(rank=int(cells[0]), score=int(cells[2]), solves=int(cells[3]))
+                row.update(
+                    rank=int(cells[0]), score=int(cells[2]), solves=int(cells[3])
+                )
             self._cells = None
 
     def handle_data(self, data):
@@ -126,7 +133,9 @@ def test_it_orders_by_score_then_earliest_last_solve_then_id(
         principal_of(user)  # ids in this order
     attempt(bob, warmup, flag_of(warmup))  # 100, earlier than alice
     attempt(alice, warmup, flag_of(warmup))  # 100
-    score_adjust(principal=principal_of(carol), delta=100, note="bonus", actor=organizer)
+    score_adjust(
+        principal=principal_of(carol), delta=100, note="bonus", actor=organizer
+    )
     attempt(frank, warmup, flag_of(warmup))
     attempt(frank, pwn, flag_of(pwn))  # 150
 
@@ -349,13 +358,8 @@ def other_competition(db):
     return Competition.objects.create(name="Other", slug="other")
 
 
-@pytest.mark.xfail(
-    reason="BUG: scoring.pipeline imports standings_changed but never calls it, "
-    "so a solve leaves the cached board stale for CACHE_SECONDS (5 min)",
-    strict=True,
-)
 def test_a_solve_shows_on_the_table_at_once(
-    captain, solo, warmup, client, django_capture_on_commit_callbacks
+    captain, solo, warmup, pwn, client, django_capture_on_commit_callbacks
 ):
     attempt(captain, warmup, flag_of(warmup))
     principal_of(solo)
@@ -363,22 +367,15 @@ def test_a_solve_shows_on_the_table_at_once(
 
     with django_capture_on_commit_callbacks(execute=True):
         attempt(solo, warmup, flag_of(warmup))
-        score_adjust(
-            principal=principal_of(solo), delta=5, note="nice", actor=captain
-        )
+        attempt(solo, pwn, flag_of(pwn))
 
     rows = board(client.get("/scoreboard/partial"))
-    assert [(r["name"], r["score"]) for r in rows] == [
-        ("solo", 105),
-        ("Null Pointers", 100),
+    assert [(r["name"], r["score"], r["solves"]) for r in rows] == [
+        ("solo", 150, 2),
+        ("Null Pointers", 100, 1),
     ]
 
 
-@pytest.mark.xfail(
-    reason="BUG: score_adjust (and hint_unlock) move totals through ledger_write "
-    "without standings_changed, so the cached board keeps the old score",
-    strict=True,
-)
 def test_a_manual_adjustment_shows_on_the_table_at_once(
     organizer, captain, warmup, client, django_capture_on_commit_callbacks
 ):
@@ -393,6 +390,20 @@ def test_a_manual_adjustment_shows_on_the_table_at_once(
     assert board(client.get("/scoreboard/partial"))[0]["score"] == 70
 
 
+def test_a_paid_hint_shows_on_the_table_at_once(
+    captain, warmup, client, django_capture_on_commit_callbacks
+):
+    attempt(captain, warmup, flag_of(warmup))
+    assert board(client.get("/scoreboard/partial"))[0]["score"] == 100
+
+    with django_capture_on_commit_callbacks(execute=True):
+        hint_unlock(
+            principal=principal_of(captain), hint=make_hint(warmup, 25), user=captain
+        )
+
+    assert board(client.get("/scoreboard/partial"))[0]["score"] == 75
+
+
 def test_a_ban_shows_on_the_table_at_once(
     organizer, captain, solo, warmup, client, django_capture_on_commit_callbacks
 ):
@@ -401,7 +412,9 @@ def test_a_ban_shows_on_the_table_at_once(
     assert names(client.get("/scoreboard/partial")) == ["Null Pointers", "solo"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        principal_set_banned(principal=principal_of(captain), banned=True, actor=organizer)
+        principal_set_banned(
+            principal=principal_of(captain), banned=True, actor=organizer
+        )
 
     assert names(client.get("/scoreboard/partial")) == ["solo"]
 
@@ -419,7 +432,9 @@ def test_a_change_leaves_another_competitions_cached_board_alone(
     Principal.objects.filter(pk=elsewhere.pk).update(score_total=999)  # no signal
 
     with django_capture_on_commit_callbacks(execute=True):
-        principal_set_banned(principal=principal_of(captain), banned=True, actor=organizer)
+        principal_set_banned(
+            principal=principal_of(captain), banned=True, actor=organizer
+        )
 
     assert standings(Competition.objects.default()) == []
     assert standings(other_competition) == cached
@@ -432,7 +447,9 @@ def test_a_change_leaves_another_competitions_cached_board_alone(
 def test_a_principal_page_lists_solves_with_their_points_and_history(
     captain, outsider, client
 ):
-    dynamic = make_dynamic("Heap", initial=500, decay=100, minimum=100, function="linear")
+    dynamic = make_dynamic(
+        "Heap", initial=500, decay=100, minimum=100, function="linear"
+    )
     attempt(captain, dynamic, flag_of(dynamic))  # 500, first solver
     attempt(outsider, dynamic, flag_of(dynamic))  # both now hold 400
     team = principal_of(captain)
