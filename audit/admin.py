@@ -6,8 +6,22 @@ from django.http import HttpRequest
 from audit.models import EventLog
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by the platform, never edited by hand (every app's
+    records screens use this)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(EventLog)
-class EventLogAdmin(admin.ModelAdmin):
+class EventLogAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "severity",
@@ -24,18 +38,9 @@ class EventLogAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in EventLog._meta.fields]
     list_per_page = 100
 
-    # Staff read the log; nobody edits history through the admin.
+    # Every staff member reads the log, without a model permission.
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_active and request.user.is_staff
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

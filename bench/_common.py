@@ -8,7 +8,9 @@ and dropped at the end. An existing database of that name is never touched.
 
 import os
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -104,3 +106,54 @@ def p(times: list[float], q: float) -> float:
 
 def summary(times: list[float]) -> str:
     return f"{statistics.median(times):8.2f} {p(times, 0.95):8.2f}"
+
+
+VENV = ROOT / ".venv" / "bin"
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(config: str, threads: int, port: int, log: Path, *,
+                   whatif_dir: Path, probe: str) -> subprocess.Popen:
+    """Start gunicorn as `class:workers[:whatif]` and wait until `probe` answers.
+
+    With `:whatif` it serves `whatif.py` from `whatif_dir` (a measuring aid).
+    """
+    klass, workers, *whatif = config.split(":")
+    env = dict(os.environ, DEBUG="false", ALLOWED_HOSTS=HOST, LOG_LEVEL="WARNING")
+    app = (["--pythonpath", str(whatif_dir), "whatif"] if whatif
+           else ["ctfplatform.wsgi"])
+    cmd = [str(VENV / "gunicorn"), *app, "-w", workers, "-k", klass,
+           "-b", f"{HOST}:{port}", "--log-level", "warning"]
+    if klass == "gthread":
+        cmd += ["--threads", str(threads)]
+    print(" ".join(cmd), flush=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("a"),
+                            stderr=subprocess.STDOUT)
+    request = f"GET {probe} HTTP/1.0\r\nHost: {HOST}\r\n\r\n".encode()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection((HOST, port), timeout=1) as s:
+                s.sendall(request)
+                if s.recv(12).startswith(b"HTTP/1"):
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    stop(proc)
+    sys.exit(f"gunicorn did not start; see {log}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -14,7 +14,7 @@ one with a requirement, and measures at each size:
   warm eval      the same with the context's facts already loaded: evaluation alone
   cold total     compile cache cleared first: parse + check + queries + evaluation
   cold eval      compile cache cleared, context facts loaded: parse + evaluation
-  board cards    challenges.views.player_board(user).cards(): principal_resolve +
+  board cards    challenges.board.player_board(user).cards(): principal_resolve +
                  challenges.board.Board(...).cards(), the whole board read
 
 Run:  .venv/bin/python bench/requirements_board.py [--sizes 50,500] [--runs 50]
@@ -126,8 +126,8 @@ def count_queries(fn) -> int:
 def measure(size: int, user_pk: int, principal, runs: int) -> list[tuple]:
     from accounts.models import User
     from challenges.access import RequirementContext
+    from challenges.board import player_board
     from challenges.models import Challenge
-    from challenges.views import player_board
     from requirements.compiled import compile_requirement
     from scoring.models import Principal
 

@@ -37,7 +37,6 @@ import pickle
 import pstats
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,11 +44,16 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from _common import ROOT, p, throwaway_database
+from _common import (
+    HOST,
+    free_port,
+    p,
+    start_gunicorn,
+    stop,
+    throwaway_database,
+)
 
-VENV = ROOT / ".venv" / "bin"
 HERE = Path(__file__).resolve().parent / "scoreboard"
-HOST = "127.0.0.1"
 TARGETS = [  # label, path, logged in
     ("full page, anonymous", "/scoreboard/", False),
     ("full page, logged in", "/scoreboard/", True),
@@ -320,47 +324,6 @@ def invalidation(world) -> None:
 
 # 4. HTTP load ------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(config: str, threads: int, port: int, log: Path) -> subprocess.Popen:
-    klass, workers, *whatif = config.split(":")
-    env = dict(os.environ, DEBUG="false", ALLOWED_HOSTS=HOST, LOG_LEVEL="WARNING")
-    app = ["--pythonpath", str(HERE), "whatif"] if whatif else ["ctfplatform.wsgi"]
-    cmd = [str(VENV / "gunicorn"), *app, "-w", workers, "-k", klass,
-           "-b", f"{HOST}:{port}", "--log-level", "warning"]
-    if klass == "gthread":
-        cmd += ["--threads", str(threads)]
-    print(f"\n`{' '.join(cmd)}`")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("a"),
-                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with socket.create_connection((HOST, port), timeout=1) as s:
-                s.sendall(b"GET /scoreboard/ctftime.json HTTP/1.0\r\n"
-                          b"Host: 127.0.0.1\r\n\r\n")
-                if s.recv(12).startswith(b"HTTP/1"):
-                    return proc
-        except OSError:
-            time.sleep(0.2)
-    stop(proc)
-    sys.exit(f"gunicorn did not start; see {log}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def to_ms(text: str) -> float:
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
     return float(value) * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[unit]
@@ -396,7 +359,8 @@ def load(args, world) -> None:
         for config in args.configs:
             port = free_port()
             log = Path(tmp) / "gunicorn.log"
-            proc = start_gunicorn(config, args.threads, port, log)
+            proc = start_gunicorn(config, args.threads, port, log,
+                                   whatif_dir=HERE, probe="/scoreboard/ctftime.json")
             try:  # a failing configuration is reported, the others still run
                 request = urllib.request.Request(
                     f"http://{HOST}:{port}/scoreboard/",

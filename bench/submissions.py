@@ -31,7 +31,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,13 +38,19 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from _common import ROOT, throwaway_database
+from _common import (
+    ROOT,
+    VENV,
+    free_port,
+    start_gunicorn,
+    stop,
+    throwaway_database,
+)
 
 HERE = Path(__file__).resolve().parent / "submissions"
 sys.path.insert(0, str(HERE))
 from measure import in_process, spy_report  # noqa: E402
 
-VENV = ROOT / ".venv" / "bin"
 RESERVED = 100  # principals kept out of the load, for measure.in_process
 
 
@@ -138,46 +143,6 @@ def write_pool(world, rng, mix, n: int, path: Path) -> None:
 
 # 3. Load ---------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(config: str, threads: int, port: int, log: Path) -> subprocess.Popen:
-    klass, workers, *whatif = config.split(":")
-    env = dict(os.environ, DEBUG="false", ALLOWED_HOSTS="127.0.0.1",
-               LOG_LEVEL="WARNING")
-    app = ["--pythonpath", str(HERE), "whatif"] if whatif else ["ctfplatform.wsgi"]
-    cmd = [str(VENV / "gunicorn"), *app, "-w", workers, "-k", klass,
-           "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
-    cmd += ["--threads", str(threads)] if klass == "gthread" else []
-    print(" ".join(cmd), flush=True)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("a"),
-                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"GET /api/v1/me HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-                if s.recv(12).startswith(b"HTTP/1"):
-                    return proc
-        except OSError:
-            time.sleep(0.2)
-    stop(proc)
-    sys.exit(f"gunicorn did not start; see {log}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def run_wrk(port: int, pool: Path, seconds: int, connections: int) -> dict:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
            "-s", str(HERE / "attempt.lua"), f"http://127.0.0.1:{port}", "--",
@@ -251,7 +216,8 @@ def load_run(args, world, rng, mix, config, tmp: Path, profile: int = 0) -> dict
     write_pool(world, rng, mix, args.rate_guess * args.warmup, tmp / "warm")
     write_pool(world, rng, mix, args.rate_guess * seconds, tmp / "pool")
     reset_limits()
-    proc, spy = start_gunicorn(config, args.threads, port, log), None
+    proc, spy = start_gunicorn(config, args.threads, port, log,
+                                   whatif_dir=HERE, probe="/api/v1/me"), None
     try:
         run_wrk(port, tmp / "warm", args.warmup, args.connections)
         drain()

@@ -6,10 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from challenges.board import Card
-from challenges.markdown import render_markdown
-from challenges.placeholders import fill_placeholders
-from challenges.views import player_board
+from challenges.board import Card, player_board
 
 
 def card_data(card: Card) -> dict:
@@ -42,15 +39,9 @@ class ChallengeDetailView(APIView):
         data = card_data(card)
         if card.access.is_open:
             challenge = card.challenge
-            description = fill_placeholders(
-                challenge.description,
-                card.questions,
-                board.principal,
-                board.competition,
-            )
             data.update(
                 author=challenge.author,
-                description_html=str(render_markdown(description)),
+                description_html=str(board.description(card)),
                 connection_info=challenge.connection_info,
                 tags=challenge.tags,
                 files=[

@@ -10,10 +10,14 @@ from functools import cached_property
 
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.safestring import SafeString
 
 from challenges.access import Access, RequirementContext, challenge_access
+from challenges.markdown import render_markdown
 from challenges.models import Challenge, ChallengeType, Competition, Question
+from challenges.placeholders import fill_placeholders
 from scoring.selectors import challenge_solve_counts, solved_question_ids
+from scoring.services import principal_resolve
 from scoring.values import dynamic_value
 
 
@@ -34,9 +38,9 @@ class Card:
         questions = self.questions
         return bool(questions) and all(q.pk in self.solved_questions for q in questions)
 
-    @property
-    def is_preview(self) -> bool:
-        return self.access.state != "open"
+    def question(self, question_id) -> Question | None:
+        """One of this challenge's questions by id (as int or text), or None."""
+        return next((q for q in self.questions if str(q.pk) == str(question_id)), None)
 
 
 def current_points(challenge: Challenge, solve_count: int) -> int:
@@ -62,7 +66,6 @@ class Board:
         self.context = RequirementContext(user, self.principal)
         self._functions = self.context.functions()
         self._solved = solved_question_ids(self.principal)
-
 
     @cached_property
     def _counts(self) -> dict[int, int]:
@@ -114,3 +117,19 @@ class Board:
             return None
         card = self.card(challenge)
         return card if card.access.is_listed else None
+
+    def fill(self, card: Card, text: str) -> str:
+        """`text` with the card's `{flag:<key>}` placeholders filled for the player."""
+        return fill_placeholders(text, card.questions, self.principal, self.competition)
+
+    def description(self, card: Card) -> SafeString:
+        """The card's description, placeholders filled, as sanitized HTML."""
+        return render_markdown(self.fill(card, card.challenge.description))
+
+
+def player_board(user) -> Board:
+    """The board of the default competition for `user`, whose principal (team or
+    solo) is created on the first visit, with its per-team flags."""
+    competition = Competition.objects.default()
+    principal = principal_resolve(user=user, competition=competition)
+    return Board(user, principal, competition)

@@ -14,21 +14,10 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from challenges.board import Board, Card
-from challenges.markdown import render_markdown
-from challenges.models import ChallengeFile, Competition, Feedback
-from challenges.placeholders import fill_placeholders
+from challenges.board import Board, Card, player_board
+from challenges.models import ChallengeFile, Feedback
 from challenges.services import feedback_set
 from scoring.selectors import unlocked_hint_ids
-from scoring.services import principal_resolve
-
-
-def player_board(user) -> Board:
-    """The board of the default competition for `user`, whose principal (team or
-    solo) is created on the first visit, with its per-team flags."""
-    competition = Competition.objects.default()
-    principal = principal_resolve(user=user, competition=competition)
-    return Board(user, principal, competition)
 
 
 def _filtered(cards: list[Card], params) -> list[Card]:
@@ -86,14 +75,11 @@ def detail(request: HttpRequest, challenge_id: int) -> HttpResponse:
     challenge = card.challenge
     context = {"card": card, "challenge": challenge, "competition": board.competition}
     if card.access.is_open:
-        description = fill_placeholders(
-            challenge.description, card.questions, board.principal, board.competition
-        )
         feedback = Feedback.objects.filter(
             challenge=challenge, user=request.user
         ).first()
         context.update(
-            description=render_markdown(description),
+            description=board.description(card),
             files=challenge.files.all(),
             hints=challenge.hints.all(),
             unlocked_hints=unlocked_hint_ids(board.principal),
@@ -120,12 +106,7 @@ def download(request: HttpRequest, challenge_id: int, file_id: int) -> HttpRespo
     handout = get_object_or_404(ChallengeFile, pk=file_id, challenge=card.challenge)
     path = _catalog_file(card.challenge.identity, handout.relative_path)
     if handout.placeholders:
-        text = fill_placeholders(
-            path.read_text(encoding="utf-8"),
-            card.questions,
-            board.principal,
-            board.competition,
-        )
+        text = board.fill(card, path.read_text(encoding="utf-8"))
         content_type = mimetypes.guess_type(handout.name)[0] or "text/plain"
         response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
         response["Content-Disposition"] = content_disposition_header(

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from audit.admin import ReadOnlyAdmin
 from challenges.models import Question
 from scoring.models import (
     CheatRecord,
@@ -35,19 +36,6 @@ def _principal_link(principal: Principal | None) -> str:
         return "—"
     url = reverse("admin:scoring_principal_change", args=[principal.pk])
     return format_html('<a href="{}">{}</a>', url, principal)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by the platform, never edited by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class AdjustForm(forms.Form):

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from accounts.api import MeSerializer
 from accounts.models import User
 from audit.services import client_ip
-from challenges.board import Board
+from challenges.board import player_board
 from challenges.models import Competition
 from scoring.pipeline import submission_attempt
 from scoring.services import principal_resolve
@@ -50,17 +50,13 @@ class AttemptView(APIView):
     def post(self, request: Request, challenge_id: int) -> Response:
         data = AttemptSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        competition = Competition.objects.default()
-        principal = principal_resolve(user=request.user, competition=competition)
-        card = Board(request.user, principal, competition).get(challenge_id)
+        board = player_board(request.user)
+        card = board.get(challenge_id)
         if card is None:
             raise Http404
         question = None
         if "question" in data.validated_data:
-            question = next(
-                (q for q in card.questions if q.pk == data.validated_data["question"]),
-                None,
-            )
+            question = card.question(data.validated_data["question"])
             if question is None:
                 raise Http404
         result = submission_attempt(
@@ -68,7 +64,7 @@ class AttemptView(APIView):
             challenge=card.challenge,
             question=question,
             flag=data.validated_data["flag"],
-            competition=competition,
+            competition=board.competition,
             ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
         )

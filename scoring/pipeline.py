@@ -15,7 +15,6 @@ The flag form, the API and tests all call `submission_attempt`.
 import contextlib
 import hashlib
 import hmac
-import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,7 +26,7 @@ from django.utils import timezone
 from audit.models import EventType
 from audit.services import record
 from challenges.access import RequirementContext, challenge_access
-from challenges.models import Question
+from challenges.models import Competition, Question
 from scoring import anticheat, store
 from scoring.flags import expected_flag
 from scoring.ledger import (
@@ -48,7 +47,6 @@ from scoring.models import (
 from scoring.scoreboard import standings_changed
 from scoring.services import principal_resolve
 
-log = logging.getLogger(__name__)
 MAX_FLAG_BYTES = 1024
 # First key of the PostgreSQL advisory locks that queue a principal's attempts.
 ADVISORY_NAMESPACE = 7311
@@ -88,6 +86,15 @@ def _matches(flag: dict, typed: str, own: str | None) -> bool:
             typed.casefold().encode(), content.casefold().encode()
         )
     return hmac.compare_digest(typed.encode(), content.encode())
+
+
+def _limits(competition) -> dict[str, int]:
+    """The competition's rate limit, as the Redis store takes it."""
+    return {
+        "attempts": competition.rate_limit_attempts,
+        "window": competition.rate_limit_window,
+        "lockout": competition.rate_limit_lockout,
+    }
 
 
 def _wrong_since_reset(principal: Principal, question: Question) -> int:
@@ -139,8 +146,6 @@ def submission_attempt(
     user_agent: str = "",
 ) -> Attempt:
     """Check one typed flag for `user` and score it; see the module docstring."""
-    from challenges.models import Competition
-
     if len(flag.encode()) > MAX_FLAG_BYTES:  # refused before hashing, not stored
         return Attempt(Result.REFUSED, "That is too long to be a flag (1 KB at most).")
     competition = competition or Competition.objects.default()
@@ -184,13 +189,8 @@ def submission_attempt(
 
     # 3. Rate limit (Redis when it answers; otherwise the Submission table, one
     # request per principal at a time) and the question's cap.
-    limits = {
-        "attempts": competition.rate_limit_attempts,
-        "window": competition.rate_limit_window,
-        "lockout": competition.rate_limit_lockout,
-    }
     try:
-        token, left = store.attempt_reserve(principal.pk, **limits)
+        token, left = store.attempt_reserve(principal.pk, **_limits(competition))
     except store.StoreDown:
         with transaction.atomic():
             _serialize(principal)
@@ -311,10 +311,8 @@ def _score(principal: Principal, question: Question, competition, meta) -> Attem
             )
     except IntegrityError:
         return Attempt(Result.ALREADY_SOLVED, "You already solved this.")
-    try:
+    with contextlib.suppress(store.StoreDown):
         store.wrong_clear(principal.pk)  # also drops this attempt's reservation
-    except store.StoreDown:
-        pass
     message = (
         f"Correct! +{value} points"
         + (f" and a first-blood bonus of {bonus}" if bonus else "")
@@ -331,12 +329,7 @@ def _wrong(
     lockout = 0
     if redis:
         try:
-            lockout = store.attempt_settle_wrong(
-                principal.pk,
-                attempts=competition.rate_limit_attempts,
-                window=competition.rate_limit_window,
-                lockout=competition.rate_limit_lockout,
-            )
+            lockout = store.attempt_settle_wrong(principal.pk, **_limits(competition))
         except store.StoreDown:
             redis = False
     if not redis:

@@ -37,6 +37,15 @@ def board_version(competition_id: int) -> int:
     return cache.get_or_set(f"sb:v:{competition_id}", 1, None) or 1
 
 
+def _cache_key(what: str, competition, live: bool, kind: str | None) -> tuple:
+    """Whether the answer is frozen, and its cache key: per competition, board
+    version, freeze time (or live) and filter."""
+    frozen = competition.is_frozen() and not live
+    state = f"f{competition.freeze_at.timestamp()}" if frozen else "live"
+    version = board_version(competition.pk)
+    return frozen, f"sb:{what}:{competition.pk}:{version}:{state}:{kind or 'all'}"
+
+
 def standings_changed(competition_id: int) -> None:
     """Invalidate one competition's cached boards (after its commit)."""
 
@@ -159,9 +168,7 @@ def _frozen(competition, kind: str | None) -> list[Row]:
 
 def standings(competition, *, kind: str | None = None, live: bool = False) -> list[Row]:
     """The ranked public standings; frozen ones unless `live` or not frozen."""
-    frozen = competition.is_frozen() and not live
-    tag = f"f{competition.freeze_at.timestamp()}" if frozen else "live"
-    key = f"sb:{competition.pk}:{board_version(competition.pk)}:{tag}:{kind or 'all'}"
+    frozen, key = _cache_key("rows", competition, live, kind)
     rows = cache.get(key)
     if rows is None:
         rows = _frozen(competition, kind) if frozen else _live(competition, kind)
@@ -171,12 +178,7 @@ def standings(competition, *, kind: str | None = None, live: bool = False) -> li
 
 def chart_data(competition, *, kind: str | None = None, live: bool = False) -> dict:
     """Rank-versus-score scatter for Chart.js, one dataset per kind of principal."""
-    frozen = competition.is_frozen() and not live
-    state = f"f{competition.freeze_at.timestamp()}" if frozen else "live"
-    key = (
-        f"sb:chart:{competition.pk}:{board_version(competition.pk)}:"
-        f"{state}:{kind or 'all'}"
-    )
+    _, key = _cache_key("chart", competition, live, kind)
     data = cache.get(key)
     if data is not None:
         return data
@@ -224,9 +226,7 @@ def chart_data(competition, *, kind: str | None = None, live: bool = False) -> d
 
 def timeline(competition, *, top: int = 10, live: bool = False) -> dict:
     """Score over time of the top principals, from the ledger (up to the freeze)."""
-    frozen = competition.is_frozen() and not live
-    state = f"f{competition.freeze_at.timestamp()}" if frozen else "live"
-    key = f"sb:tl:{competition.pk}:{board_version(competition.pk)}:{state}"
+    frozen, key = _cache_key("timeline", competition, live, None)
     data = cache.get(key)
     if data is not None:
         return data

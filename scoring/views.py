@@ -6,16 +6,14 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from audit.services import client_ip
-from challenges.board import Board, Card
-from challenges.models import Competition, Hint
+from challenges.board import Board, Card, player_board
+from challenges.models import Hint
 from scoring.pipeline import submission_attempt
-from scoring.services import hint_unlock, principal_resolve
+from scoring.services import hint_unlock
 
 
 def _open_card(request: HttpRequest, challenge_id: int) -> tuple[Board, Card]:
-    competition = Competition.objects.default()
-    principal = principal_resolve(user=request.user, competition=competition)
-    board = Board(request.user, principal, competition)
+    board = player_board(request.user)
     card = board.get(challenge_id)
     if card is None or not card.access.is_open:
         raise Http404("No such challenge.")
@@ -28,9 +26,7 @@ def attempt(request: HttpRequest, challenge_id: int) -> HttpResponse:
     board, card = _open_card(request, challenge_id)
     question = None
     if request.POST.get("question"):
-        question = next(
-            (q for q in card.questions if str(q.pk) == request.POST["question"]), None
-        )
+        question = card.question(request.POST["question"])
         if question is None:
             raise Http404("No such question.")
     result = submission_attempt(

@@ -6,6 +6,9 @@ from django.test import Client
 from accounts.models import Team, User
 from accounts.services import team_create, team_join
 
+# The `browser` fixture (headless Chromium) for the browser tests.
+pytest_plugins = ["tests.browser"]
+
 PASSWORD = "correct horse battery staple"
 
 

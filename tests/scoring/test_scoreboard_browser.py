@@ -4,25 +4,17 @@ Headless Chromium and its driver come from Debian's ``chromium`` and
 ``chromium-driver`` packages; nothing is downloaded at run time.
 """
 
-from pathlib import Path
-
 import pytest
 from django.core.cache import cache
-from selenium import webdriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from challenges.models import Competition
+from tests.browser import needs_chromium
 
 from .factories import attempt, flag_of, make_challenge, player, principal_of
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
 pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists() or not CHROMEDRIVER.exists(),
-        reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium)",
-    ),
+    needs_chromium,
     # Committed data for the live server. No serialized_rollback: its flush skips
     # post_migrate and leaves later transactional tests without content types.
     pytest.mark.django_db(transaction=True),
@@ -45,29 +37,6 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,1200",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
-    driver = webdriver.Chrome(service=service, options=options)
-    yield driver
-    driver.quit()
 
 
 def wait_for(driver, script: str, timeout: float = 10):
