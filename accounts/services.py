@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
@@ -17,7 +18,10 @@ from audit.services import record
 
 TOKEN_PREFIX = "ctf_"  # noqa: S105  (a label, not a secret)
 # Skip the write that refreshes `last_used_at` if the last one is this recent.
-TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+# `last_used_at` is written at most this often per token: a script that submits
+# flags in a loop must not cost an UPDATE on every request.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=10)
+TOKEN_CACHE_SECONDS = 600  # a safety net: revoking or editing drops it at once
 
 
 def user_register(*, username: str, email: str, password: str) -> User:
@@ -50,6 +54,8 @@ def _assign_team(user: User, team: Team | None, *, only_if: Team | None = None) 
         team=team, team_joined_at=timezone.now() if team else None
     )
     user.refresh_from_db(fields=["team", "team_joined_at"])
+    if changed:
+        user_tokens_forget(user.pk)  # its cached tokens carry the old team
     return changed == 1
 
 
@@ -202,6 +208,7 @@ def token_revoke(*, token: APIToken, actor: User | None = None) -> None:
     revoked = APIToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+    tokens_forget([token.key_hash])
     if revoked:
         record(
             EventType.API_TOKEN_REVOKED,
@@ -211,21 +218,62 @@ def token_revoke(*, token: APIToken, actor: User | None = None) -> None:
         )
 
 
+def _token_key(key_hash: str) -> str:
+    return f"accounts:token:{key_hash}"
+
+
+def tokens_forget(key_hashes: list[str]) -> None:
+    """Drop cached tokens: now, and after the commit (a request may have cached
+    the old row in between)."""
+
+    def forget() -> None:
+        cache.delete_many([_token_key(h) for h in key_hashes])
+
+    forget()
+    transaction.on_commit(forget)
+
+
+def user_tokens_forget(user_id: int) -> None:
+    """Drop the cached tokens of a user whose account or team changed."""
+    tokens_forget(
+        list(
+            APIToken.objects.filter(user_id=user_id).values_list("key_hash", flat=True)
+        )
+    )
+
+
 def token_authenticate(raw: str) -> APIToken | None:
-    """Return the usable token whose raw value is `raw`, and note its use."""
+    """Return the usable token whose raw value is `raw`, and note its use.
+
+    The token with its user is cached for TOKEN_CACHE_SECONDS (every flag
+    submission authenticates); revoking it, or changing the user's account or
+    team, drops the cached copy.
+    """
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 128:
         return None
     # Looked up by SHA-256: the database compares digests, never the secret itself.
-    token = (
-        APIToken.objects.usable()
-        .select_related("user")
-        .filter(key_hash=_hash_token(raw))
-        .first()
-    )
-    if token is None or not token.user.is_active:
-        return None
+    key_hash = _hash_token(raw)
+    token = cache.get(_token_key(key_hash))
+    if token is None:
+        token = (
+            APIToken.objects.usable()
+            .select_related("user")
+            .defer("user__password")  # never in the cache
+            .filter(key_hash=key_hash)
+            .first()
+        )
+        if token is None:
+            return None
+        cache.set(_token_key(key_hash), token, TOKEN_CACHE_SECONDS)
     now = timezone.now()
+    if (
+        not token.user.is_active
+        or token.revoked_at is not None
+        or (token.expires_at is not None and token.expires_at <= now)
+    ):
+        return None
     if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
         APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+        cache.set(_token_key(key_hash), token, TOKEN_CACHE_SECONDS)
     return token

@@ -119,16 +119,11 @@ def free_port() -> int:
 
 
 def start_gunicorn(config: str, threads: int, port: int, log: Path, *,
-                   whatif_dir: Path, probe: str) -> subprocess.Popen:
-    """Start gunicorn as `class:workers[:whatif]` and wait until `probe` answers.
-
-    With `:whatif` it serves `whatif.py` from `whatif_dir` (a measuring aid).
-    """
-    klass, workers, *whatif = config.split(":")
+                   probe: str) -> subprocess.Popen:
+    """Start gunicorn as `class:workers` and wait until `probe` answers."""
+    klass, workers = config.split(":")
     env = dict(os.environ, DEBUG="false", ALLOWED_HOSTS=HOST, LOG_LEVEL="WARNING")
-    app = (["--pythonpath", str(whatif_dir), "whatif"] if whatif
-           else ["ctfplatform.wsgi"])
-    cmd = [str(VENV / "gunicorn"), *app, "-w", workers, "-k", klass,
+    cmd = [str(VENV / "gunicorn"), "ctfplatform.wsgi", "-w", workers, "-k", klass,
            "-b", f"{HOST}:{port}", "--log-level", "warning"]
     if klass == "gthread":
         cmd += ["--threads", str(threads)]

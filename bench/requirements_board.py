@@ -10,7 +10,9 @@ see bench/_common.py), grows the catalog to each of --sizes challenges, every
 one with a requirement, and measures at each size:
 
   warm total     fresh RequirementContext (its queries) + evaluating every challenge,
-                 expressions already compiled (compile_requirement cache filled)
+                 expressions already compiled (compile_requirement cache filled),
+                 catalog facts already in this process's memory
+  changed total  the same right after catalog_changed(): the catalog facts reload
   warm eval      the same with the context's facts already loaded: evaluation alone
   cold total     compile cache cleared first: parse + check + queries + evaluation
   cold eval      compile cache cleared, context facts loaded: parse + evaluation
@@ -47,8 +49,13 @@ TEMPLATES = [
 def requirement(i: int, rng: random.Random) -> str:
     a, b, c = (rng.randrange(max(i, 1)) for _ in range(3))
     return TEMPLATES[i % len(TEMPLATES)].format(
-        a=a, b=b, c=c, cat=rng.choice(CATEGORIES), n=rng.randint(5, 40),
-        s=rng.randint(1, 20) * 100)
+        a=a,
+        b=b,
+        c=c,
+        cat=rng.choice(CATEGORIES),
+        n=rng.randint(5, 40),
+        s=rng.randint(1, 20) * 100,
+    )
 
 
 def build_players():
@@ -58,8 +65,10 @@ def build_players():
     from scoring.services import principal_resolve
 
     competition = Competition.objects.default()
-    users = [User.objects.create_user(f"player{k}", f"p{k}@example.org", "x")
-             for k in range(3)]
+    users = [
+        User.objects.create_user(f"player{k}", f"p{k}@example.org", "x")
+        for k in range(3)
+    ]
     team = Team.objects.create(name="Null Pointers", captain=users[0])
     User.objects.filter(pk__in=[u.pk for u in users]).update(team=team)
     Cohort.objects.create(name="Students").members.add(users[0])
@@ -83,18 +92,30 @@ def grow(start: int, stop: int, principal, rivals, rng: random.Random) -> None:
     from scoring.models import Solve
 
     challenges = Challenge.objects.bulk_create(
-        Challenge(identity=f"{CATEGORIES[i % 6]}/chal-{i}", name=f"Chal {i}",
-                  normalized_name=normalize_name(f"Chal {i}"),
-                  category=CATEGORIES[i % 6], value=rng.randint(1, 5) * 100,
-                  description=f"Challenge number {i}.", position=i,
-                  requirement=requirement(i, rng),
-                  locked_visibility=VISIBILITY[i % 3])
-        for i in range(start, stop))
+        Challenge(
+            identity=f"{CATEGORIES[i % 6]}/chal-{i}",
+            name=f"Chal {i}",
+            normalized_name=normalize_name(f"Chal {i}"),
+            category=CATEGORIES[i % 6],
+            value=rng.randint(1, 5) * 100,
+            description=f"Challenge number {i}.",
+            position=i,
+            requirement=requirement(i, rng),
+            locked_visibility=VISIBILITY[i % 3],
+        )
+        for i in range(start, stop)
+    )
     questions = Question.objects.bulk_create(
-        Question(challenge=c, key=key, points=c.value, position=k,
-                 flags=[{"kind": "static", "content": f"CTF{{{c.pk}}}"}])
+        Question(
+            challenge=c,
+            key=key,
+            points=c.value,
+            position=k,
+            flags=[{"kind": "static", "content": f"CTF{{{c.pk}}}"}],
+        )
         for c in challenges
-        for k, key in enumerate(["main"] if c.position % 10 else ["user", "root"]))
+        for k, key in enumerate(["main"] if c.position % 10 else ["user", "root"])
+    )
     solves, points = [], 0
     for q in questions:
         if rng.random() < 0.3:  # our team: about 30 %, multi-part ones partly
@@ -103,7 +124,8 @@ def grow(start: int, stop: int, principal, rivals, rng: random.Random) -> None:
         solves += [Solve(principal=r, question=q) for r in rivals if rng.random() < 0.2]
     Solve.objects.bulk_create(solves)
     type(principal).objects.filter(pk=principal.pk).update(
-        score_total=F("score_total") + points)
+        score_total=F("score_total") + points
+    )
     principal.refresh_from_db()
 
 
@@ -125,13 +147,14 @@ def count_queries(fn) -> int:
 
 def measure(size: int, user_pk: int, principal, runs: int) -> list[tuple]:
     from accounts.models import User
-    from challenges.access import RequirementContext
+    from challenges.access import RequirementContext, catalog_changed
     from challenges.board import player_board
     from challenges.models import Challenge
-    from requirements.compiled import compile_requirement
+    from requirements.compiled import compile_requirement, explain_requirement
     from scoring.models import Principal
 
     challenges = list(Challenge.objects.all())
+
     def fresh_player():  # what a request has: its user, and the principal it resolved
         return User.objects.get(pk=user_pk), Principal.objects.get(pk=principal.pk)
 
@@ -147,8 +170,14 @@ def measure(size: int, user_pk: int, principal, runs: int) -> list[tuple]:
         def setup():
             context = make()
             compile_requirement.cache_clear()
+            explain_requirement.cache_clear()
             return context
+
         return setup
+
+    def changed():
+        catalog_changed()
+        return fresh_player()
 
     def full(player):
         evaluate_all(RequirementContext(*player), challenges)
@@ -162,6 +191,7 @@ def measure(size: int, user_pk: int, principal, runs: int) -> list[tuple]:
     evaluate_all(fresh_context(), challenges)  # warm the compile cache
     cases = [
         ("warm total", full, fresh_player),
+        ("changed total", full, changed),
         ("warm eval", evaluate, primed_context),
         ("cold total", full, cleared(fresh_player)),
         ("cold eval", evaluate, cleared(primed_context)),
@@ -174,8 +204,10 @@ def measure(size: int, user_pk: int, principal, runs: int) -> list[tuple]:
         rows.append((name, times, count_queries(lambda: fn(arg))))  # noqa: B023
     accesses = evaluate_all(fresh_context(), challenges)
     states = {s: sum(a.state == s for a in accesses) for s in ["open", *VISIBILITY]}
-    print(f"  {size} challenges, access: " + ", ".join(f"{v} {k}" for k, v in
-                                                       states.items()))
+    print(
+        f"  {size} challenges, access: "
+        + ", ".join(f"{v} {k}" for k, v in states.items())
+    )
     return [(size, *row) for row in rows]
 
 
@@ -192,25 +224,37 @@ def broken_requirements(k: int, user_pk: int, principal) -> list[str]:
     challenges = list(Challenge.objects.all())
     lines = []
     for view in ("first", "second"):
-        player = (User.objects.get(pk=user_pk),
-                  type(principal).objects.get(pk=principal.pk))
+        player = (
+            User.objects.get(pk=user_pk),
+            type(principal).objects.get(pk=principal.pk),
+        )
         n = count_queries(
-            lambda p=player: evaluate_all(RequirementContext(*p), challenges))
+            lambda p=player: evaluate_all(RequirementContext(*p), challenges)
+        )
         lines.append(f"with {k} failing requirements, {view} evaluation: {n} queries")
     return lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="50,500",
-                        help="challenge counts to measure at (default 50,500)")
-    parser.add_argument("--runs", type=int, default=50,
-                        help="timed runs per measurement (default 50)")
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes",
+        default="50,500",
+        help="challenge counts to measure at (default 50,500)",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=50, help="timed runs per measurement (default 50)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--broken", type=int, default=10,
-                        help="at the end, make this many requirements name a missing "
-                             "challenge and count the queries again (default 10)")
+    parser.add_argument(
+        "--broken",
+        type=int,
+        default=10,
+        help="at the end, make this many requirements name a missing "
+        "challenge and count the queries again (default 10)",
+    )
     add_db_options(parser)
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -231,10 +275,12 @@ def main() -> int:
         events = EventLog.objects.count()
         broken = broken_requirements(args.broken, user.pk, principal)
 
-    print(f"\n{'challenges':>10} {'measure':<12} {'median ms':>9} {'p95 ms':>8} "
-          f"{'cpu ms':>8} {'queries':>7}")
+    print(
+        f"\n{'challenges':>10} {'measure':<13} {'median ms':>9} {'p95 ms':>8} "
+        f"{'cpu ms':>8} {'queries':>7}"
+    )
     for size, name, (wall, cpu), queries in results:
-        print(f"{size:>10} {name:<12} {summary(wall)} {median(cpu):8.2f} {queries:>7}")
+        print(f"{size:>10} {name:<13} {summary(wall)} {median(cpu):8.2f} {queries:>7}")
     print(f"\nrequirement errors: {errors}; audit events: {events}")
     for line in broken:
         print(line)

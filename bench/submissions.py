@@ -10,15 +10,15 @@ submissions/s with a p99 under 50 ms (CTFd 3.8: ~50/s, p50 ~330 ms, p99 ~850 ms)
    (each pair sent once), ~5% another principal's derived flag (shared).
 2. In process (Django test client): SQL queries and Redis round trips of single
    requests, and the serial time of one wrong submission.
-3. For each gunicorn configuration (`-c` CLASS:WORKERS[:whatif]): starts
-   `gunicorn ctfplatform.wsgi` on 127.0.0.1 (DEBUG=false; `:whatif` serves
-   bench/submissions/whatif.py, the same app without the per-request solve-count
-   aggregate, which the attempt does not use), clears lockouts, runs wrk with
-   bench/submissions/attempt.lua at `--connections` for `--warmup`, then
-   `--duration` seconds, and records req/s, latency percentiles, the answers,
-   new Submission rows by result and the CPU used per process group.
-4. Re-runs the best plain and the best what-if configuration under `py-spy
-   record --idle` (every worker) and prints where the workers spend their time.
+3. For each gunicorn configuration (`-c` CLASS:WORKERS): starts
+   `gunicorn ctfplatform.wsgi` on 127.0.0.1 (DEBUG=false), clears lockouts,
+   runs wrk with bench/submissions/attempt.lua at `--connections` for
+   `--warmup` seconds (long enough that every principal was seen: the state of
+   an event under way), then `--duration` seconds, and records req/s, latency
+   percentiles, the answers, new Submission rows by result and the CPU used per
+   process group.
+4. Re-runs the best configuration under `py-spy record --idle` (every worker)
+   and prints where the workers spend their time.
 5. Stops gunicorn, wrk and py-spy, drops the database.
 
 Needs `wrk` (apt-get install wrk) and, for step 4, py-spy in the venv.
@@ -65,13 +65,13 @@ def parse_args():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--mix", default="85,10,5", help="percent wrong,correct,shared")
     ap.add_argument("-c", "--configs", nargs="+", default=[
-        "sync:2", "sync:3", "sync:4", "gthread:2", "gthread:3", "gthread:4",
-        "sync:2:whatif", "sync:4:whatif", "gthread:3:whatif"],
-        help="gunicorn CLASS:WORKERS[:whatif] (gthread workers get --threads)")
+        "sync:2", "sync:3", "sync:4", "gthread:2"],
+        help="gunicorn CLASS:WORKERS (gthread workers get --threads)")
     ap.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--duration", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=60,
+                    help="seconds of load first, so every principal was seen")
     ap.add_argument("--rate-guess", type=int, default=1000,
                     help="requests pooled per second of load (the pool wraps after)")
     ap.add_argument("--profile", type=int, default=15, help="py-spy seconds (0: none)")
@@ -216,8 +216,8 @@ def load_run(args, world, rng, mix, config, tmp: Path, profile: int = 0) -> dict
     write_pool(world, rng, mix, args.rate_guess * args.warmup, tmp / "warm")
     write_pool(world, rng, mix, args.rate_guess * seconds, tmp / "pool")
     reset_limits()
-    proc, spy = start_gunicorn(config, args.threads, port, log,
-                                   whatif_dir=HERE, probe="/api/v1/me"), None
+    proc = start_gunicorn(config, args.threads, port, log, probe="/api/v1/me")
+    spy = None
     try:
         run_wrk(port, tmp / "warm", args.warmup, args.connections)
         drain()
@@ -288,7 +288,7 @@ def main() -> None:
         for case, q, r, _ in rows:
             print(f"| {case} | {q} | {r} |")
         print("\nSQL of a steady-state wrong submission:")
-        for i, sql in enumerate(rows[2][3], 1):
+        for i, sql in enumerate(rows[1][3], 1):
             print(f"  {i:2d}. {sql}")
         print("\nSerial, in process (median ms):", {k: round(v, 1)
                                                     for k, v in serial.items()})
@@ -299,16 +299,13 @@ def main() -> None:
         print_load(args, results)
         if not args.profile or not (VENV / "py-spy").exists():
             return
-        for whatif in (False, True):
-            runs = [s for s in results if s["config"].endswith(":whatif") == whatif]
-            if runs:
-                best = max(runs, key=lambda s: s["rps"])["config"]
-                s = load_run(args, world, rng, mix, best, Path(tmp), args.profile)
-                print(f"\n## py-spy record --idle, {best}, {args.profile} s under load "
-                      f"({s['rps']:.1f} req/s, p99 {s['p99'] / 1000:.1f} ms)\n")
-                print("| function (file) | inclusive % | self % |\n|---|---|---|")
-                for f, inc, own in spy_report(Path(tmp) / "spy", ROOT):
-                    print(f"| `{f}` | {inc:.1f} | {own:.1f} |")
+        best = max(results, key=lambda s: s["rps"])["config"]
+        s = load_run(args, world, rng, mix, best, Path(tmp), args.profile)
+        print(f"\n## py-spy record --idle, {best}, {args.profile} s under load "
+              f"({s['rps']:.1f} req/s, p99 {s['p99'] / 1000:.1f} ms)\n")
+        print("| function (file) | inclusive % | self % |\n|---|---|---|")
+        for f, inc, own in spy_report(Path(tmp) / "spy", ROOT):
+            print(f"| `{f}` | {inc:.1f} | {own:.1f} |")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """The challenge board and detail as one player sees them (read-only).
 
 A constant number of queries whatever the number of challenges: the challenge
-set with its questions, the player's principal and solves, the public solve
-counts, and what the requirements need (see `challenges.access`).
+set with its questions, the player's principal, the public solve counts, and
+the player's facts (solves included) and catalog facts the requirements need
+(see `challenges.access`).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from django.db.models import Prefetch
@@ -16,7 +17,7 @@ from challenges.access import Access, RequirementContext, challenge_access
 from challenges.markdown import render_markdown
 from challenges.models import Challenge, ChallengeType, Competition, Question
 from challenges.placeholders import fill_placeholders
-from scoring.selectors import challenge_solve_counts, solved_question_ids
+from scoring.selectors import challenge_solve_counts
 from scoring.services import principal_resolve
 from scoring.values import dynamic_value
 
@@ -27,7 +28,7 @@ class Card:
     access: Access
     points: int
     solve_count: int
-    solved_questions: set[int] = field(default_factory=set)
+    solved_questions: frozenset[int] = frozenset()
 
     @property
     def questions(self) -> list[Question]:
@@ -65,7 +66,11 @@ class Board:
         self.principal = principal
         self.context = RequirementContext(user, self.principal)
         self._functions = self.context.functions()
-        self._solved = solved_question_ids(self.principal)
+
+    @cached_property
+    def _solved(self) -> frozenset[int]:
+        # The requirement context reads the solves anyway: one query for both.
+        return self.context.solved_question_ids
 
     @cached_property
     def _counts(self) -> dict[int, int]:

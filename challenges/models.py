@@ -117,6 +117,11 @@ class Competition(models.Model):
         started = self.starts_at is None or self.starts_at <= now
         return started and (self.ends_at is None or now < self.ends_at)
 
+    def not_started_for(self, user) -> bool:
+        """Before the start players see no challenges (staff see them all)."""
+        starts = self.starts_at
+        return bool(starts and starts > timezone.now() and not user.is_staff)
+
     def is_frozen(self, now=None) -> bool:
         """Whether the public scoreboard is frozen at `now`."""
         return self.freeze_at is not None and self.freeze_at <= (now or timezone.now())

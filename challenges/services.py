@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from audit.models import EventType
 from audit.services import record
+from challenges.access import catalog_changed
 from challenges.catalog import ChallengeSpec, SpecProblem, scan_catalog
 from challenges.models import (
     Challenge,
@@ -260,6 +261,7 @@ def catalog_rescan(
                         is_missing=True, updated_at=timezone.now()
                     )
         if not dry_run:
+            catalog_changed()
             _published(
                 list(
                     Challenge.objects.visible()
@@ -285,6 +287,7 @@ def challenge_set_state(*, challenges: QuerySet, state: str) -> int:
     Challenge.objects.filter(pk__in=changing).update(
         state=state, updated_at=timezone.now()
     )
+    catalog_changed()
     if state == ChallengeState.VISIBLE:
         _published(changing)
     return len(changing)

@@ -17,6 +17,12 @@ def compile_requirement(text: str) -> Expression:
     return expression
 
 
+@lru_cache(maxsize=4096)
+def explain_requirement(text: str) -> str:
+    """The plain-English explanation of `text`, shown on every locked card."""
+    return compile_requirement(text).explain()
+
+
 def requirement_from_spec(value: str | list | tuple) -> str:
     """Canonical text for a spec's requirement: LispIsh, or ctfcli's list of names."""
     if isinstance(value, str):

@@ -23,6 +23,7 @@ from scoring.models import (
 )
 from scoring.services import (
     decoy_create,
+    decoy_delete,
     principal_set_banned,
     principal_set_hidden,
     question_attempts_reset,
@@ -336,6 +337,16 @@ class DecoyFlagAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("hits")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The value is what its hash was made from: plant a new decoy instead.
+        return ["value"] if obj else []
+
+    def delete_model(self, request, obj) -> None:
+        decoy_delete(decoys=DecoyFlag.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset) -> None:
+        decoy_delete(decoys=queryset)
 
     def save_model(self, request, obj, form, change) -> None:
         if change:

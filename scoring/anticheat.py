@@ -7,6 +7,7 @@ from scoring.decoys import decoy_hashes
 from scoring.flags import flag_owner
 from scoring.models import CheatKind, CheatRecord, FlagStatus, Principal, Submission
 from scoring.services import principal_set_banned
+from scoring.store import Begin
 
 _EVENT = {
     CheatKind.SHARE: EventType.FLAG_SHARE_DETECTED,
@@ -15,10 +16,18 @@ _EVENT = {
 }
 
 
-def scan(*, submission: Submission, competition) -> CheatRecord | None:
-    """Look the wrong flag up among decoys and other principals' flags."""
+def scan(
+    *, submission: Submission, competition, found: Begin | None = None
+) -> CheatRecord | None:
+    """Look the wrong flag up among decoys and other principals' flags.
+
+    `found` is what the attempt's Redis script already looked up, if it ran.
+    """
     principal = submission.principal
-    decoy_id = decoy_hashes(competition).get(submission.flag_hash)
+    if found is None:
+        decoy_id = decoy_hashes(competition).get(submission.flag_hash)
+    else:
+        decoy_id = found.decoy_id
     if decoy_id is not None:
         return _caught(
             CheatKind.DECOY,
@@ -27,7 +36,10 @@ def scan(*, submission: Submission, competition) -> CheatRecord | None:
             decoy_id=decoy_id,
             competition=competition,
         )
-    owner = flag_owner(submission.flag_hash)
+    if found is not None and found.owner_known:
+        owner = found.owner
+    else:
+        owner = flag_owner(submission.flag_hash)
     if owner is None or owner[0] == principal.pk:
         return None
     owner_id, question_id, status = owner

@@ -4,7 +4,7 @@ and dynamic values that follow every change in the number of public solvers."""
 import math
 
 from django.db import transaction
-from django.db.models import F, Max, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import Coalesce, Greatest
 
 from challenges.models import Question
@@ -24,7 +24,11 @@ def ledger_write(
     actor=None,
     solved_at=None,
 ) -> ScoreEvent | None:
-    """Append one event and move the principal's total by the same delta."""
+    """Append one event and move the principal's total by the same delta.
+
+    An event with `solved_at` records a solve: it also counts the solve and moves
+    the last solve time, in the same UPDATE.
+    """
     if delta == 0 and reason != ScoreReason.SOLVE:
         return None
     event = ScoreEvent.objects.create(
@@ -41,6 +45,7 @@ def ledger_write(
         updates["last_solve_at"] = Greatest(
             Coalesce("last_solve_at", solved_at), solved_at
         )
+        updates["solve_count"] = F("solve_count") + 1
     Principal.objects.filter(pk=principal_id).update(**updates)
     return event
 
@@ -115,22 +120,25 @@ def principal_dynamic_questions(principal: Principal):
 
 @transaction.atomic
 def scores_verify(*, fix: bool = False) -> list[dict]:
-    """Compare every total with its ledger; with `fix`, repair the drift."""
+    """Compare every total, last solve and solve count with the ledger and the
+    solves; with `fix`, repair the drift."""
     ledger = dict(
         ScoreEvent.objects.values("principal_id")
         .annotate(total=Sum("delta"))
         .values_list("principal_id", "total")
     )
-    last = dict(
-        Solve.objects.values("principal_id")
-        .annotate(last=Max("created_at"))
-        .values_list("principal_id", "last")
-    )
+    solves = {
+        principal_id: (last, n)
+        for principal_id, last, n in Solve.objects.values("principal_id")
+        .annotate(last=Max("created_at"), n=Count("pk"))
+        .values_list("principal_id", "last", "n")
+    }
     drift = []
     for principal in Principal.objects.select_for_update().order_by("pk"):
         want_total = ledger.get(principal.pk, 0)
-        want_last = last.get(principal.pk)
-        if principal.score_total != want_total or principal.last_solve_at != want_last:
+        want_last, want_count = solves.get(principal.pk, (None, 0))
+        have = (principal.score_total, principal.last_solve_at, principal.solve_count)
+        if have != (want_total, want_last, want_count):
             drift.append(
                 {
                     "principal": principal.pk,
@@ -139,10 +147,14 @@ def scores_verify(*, fix: bool = False) -> list[dict]:
                     "ledger": want_total,
                     "last_solve_at": principal.last_solve_at,
                     "ledger_last_solve_at": want_last,
+                    "solve_count": principal.solve_count,
+                    "solves": want_count,
                 }
             )
             if fix:
                 Principal.objects.filter(pk=principal.pk).update(
-                    score_total=want_total, last_solve_at=want_last
+                    score_total=want_total,
+                    last_solve_at=want_last,
+                    solve_count=want_count,
                 )
     return drift

@@ -36,9 +36,10 @@ class Principal(models.Model):
         on_delete=models.PROTECT,
         related_name="solo_principals",
     )
-    # Denormalised from the ledger; written only with SQL expressions.
+    # Denormalised from the ledger and the solves; written only with SQL expressions.
     score_total = models.IntegerField(default=0)
     last_solve_at = models.DateTimeField(null=True, blank=True)
+    solve_count = models.IntegerField(default=0)
     is_hidden = models.BooleanField(default=False)
     is_banned = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)

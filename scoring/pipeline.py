@@ -9,7 +9,10 @@
 6. correct: Submission, Solve, ScoreEvent and the total in one transaction;
 7. wrong: Submission, count the attempt, anti-cheat scan.
 
-The flag form, the API and tests all call `submission_attempt`.
+The flag form, the API and tests all call `submission_attempt`. With Redis up,
+steps 1 (the ban), 2 and 3 and the look-ups of steps 4 and 7 are one Redis
+script (`store.attempt_begin`), so a wrong flag costs that, one INSERT and one
+settling call. With Redis down every step reads the database instead.
 """
 
 import contextlib
@@ -28,6 +31,7 @@ from audit.services import record
 from challenges.access import RequirementContext, challenge_access
 from challenges.models import Competition, Question
 from scoring import anticheat, store
+from scoring.decoys import decoy_hashes_of
 from scoring.flags import expected_flag
 from scoring.ledger import (
     first_blood_bonus,
@@ -45,11 +49,16 @@ from scoring.models import (
     Submission,
 )
 from scoring.scoreboard import standings_changed
+from scoring.selectors import solved_question_ids
 from scoring.services import principal_resolve
 
 MAX_FLAG_BYTES = 1024
 # First key of the PostgreSQL advisory locks that queue a principal's attempts.
 ADVISORY_NAMESPACE = 7311
+
+
+class ChallengeHidden(Exception):
+    """The player may not even know the challenge exists (answer as not found)."""
 
 
 @dataclass
@@ -86,15 +95,6 @@ def _matches(flag: dict, typed: str, own: str | None) -> bool:
             typed.casefold().encode(), content.casefold().encode()
         )
     return hmac.compare_digest(typed.encode(), content.encode())
-
-
-def _limits(competition) -> dict[str, int]:
-    """The competition's rate limit, as the Redis store takes it."""
-    return {
-        "attempts": competition.rate_limit_attempts,
-        "window": competition.rate_limit_window,
-        "lockout": competition.rate_limit_lockout,
-    }
 
 
 def _wrong_since_reset(principal: Principal, question: Question) -> int:
@@ -142,10 +142,15 @@ def submission_attempt(
     flag: str,
     question: Question | None = None,
     competition=None,
+    principal: Principal | None = None,
     ip: str | None = None,
     user_agent: str = "",
 ) -> Attempt:
-    """Check one typed flag for `user` and score it; see the module docstring."""
+    """Check one typed flag for `user` and score it; see the module docstring.
+
+    `principal` may be given when the caller resolved it already; only its
+    identity is used (its ban and score are read again here).
+    """
     if len(flag.encode()) > MAX_FLAG_BYTES:  # refused before hashing, not stored
         return Attempt(Result.REFUSED, "That is too long to be a flag (1 KB at most).")
     competition = competition or Competition.objects.default()
@@ -158,8 +163,8 @@ def submission_attempt(
     elif question.challenge_id != challenge.pk:
         return Attempt(Result.REFUSED, "That question is not part of this challenge.")
 
-    # 1. Principal, bans, time window, requirement.
-    principal = principal_resolve(user=user, competition=competition)
+    # 1. Principal, time window, requirement (the ban comes with step 3).
+    principal = principal or principal_resolve(user=user, competition=competition)
     if principal is None:
         return Attempt(Result.REFUSED, "Join a team to play in this competition.")
     meta = {
@@ -170,37 +175,77 @@ def submission_attempt(
         "ip": ip,
         "user_agent": user_agent[:300],
     }
-
-    def refuse(message: str) -> Attempt:
-        Submission.objects.create(result=Result.REFUSED, reason=message[:200], **meta)
-        return Attempt(Result.REFUSED, message)
-
-    if principal.is_banned:
-        return refuse("Your team is banned from this competition.")
     if not competition.is_open():
-        return refuse("Submissions are closed: the competition is not running.")
-    context = RequirementContext(user, principal)
-    if not challenge_access(challenge, context).is_open:
-        return refuse("This challenge is locked.")
-
-    # 2. Already solved.
-    if Solve.objects.filter(principal=principal, question=question).exists():
-        return Attempt(Result.ALREADY_SOLVED, "You already solved this.")
-
-    # 3. Rate limit (Redis when it answers; otherwise the Submission table, one
-    # request per principal at a time) and the question's cap.
+        return _refuse(meta, "Submissions are closed: the competition is not running.")
+    if challenge.requirement and not user.is_staff:
+        principal.refresh_from_db(fields=["score_total"])  # USER-SCORE reads it
+        access = challenge_access(challenge, RequirementContext(user, principal))
+        if not access.is_listed:
+            raise ChallengeHidden(challenge.pk)
+        if not access.is_open:
+            return _refuse(meta, "This challenge is locked.")
     try:
-        token, left = store.attempt_reserve(principal.pk, **_limits(competition))
+        begin = _begin(principal, question, competition, meta)
     except store.StoreDown:
+        # The database replays every step, one request per principal at a time.
         with transaction.atomic():
             _serialize(principal)
-            left = _db_lock_remaining(principal, competition)
-            if left:
-                return _rate_limited(meta, left)
-            return _check(principal, question, competition, meta, typed, token=None)
+            return _db_attempt(principal, question, competition, meta, typed)
+    if begin.state == "banned":
+        return _refuse(meta, BANNED)
+    if begin.state == "solved":
+        return Attempt(Result.ALREADY_SOLVED, ALREADY_SOLVED)
+    if begin.state == "limited":
+        return _rate_limited(meta, begin.retry_after)
+    return _check(principal, question, competition, meta, typed, begin=begin)
+
+
+BANNED = "Your team is banned from this competition."
+ALREADY_SOLVED = "You already solved this."
+
+
+def _refuse(meta: dict, message: str) -> Attempt:
+    Submission.objects.create(result=Result.REFUSED, reason=message[:200], **meta)
+    return Attempt(Result.REFUSED, message)
+
+
+def _begin(principal: Principal, question: Question, competition, meta) -> store.Begin:
+    """Steps 1-3 in Redis, loading the copies it lacks from the database once."""
+    for _ in range(2):
+        begin = store.attempt_begin(
+            principal_id=principal.pk,
+            question_id=question.pk,
+            competition_id=competition.pk,
+            value_hash=meta["flag_hash"],
+            attempts=competition.rate_limit_attempts,
+            window=competition.rate_limit_window,
+            lockout=competition.rate_limit_lockout,
+        )
+        if begin.state != "missing":
+            return begin
+        if "banned" in begin.missing:
+            banned = Principal.objects.filter(pk=principal.pk).values_list(
+                "is_banned", flat=True
+            )
+            store.banned_put(principal.pk, bool(banned.first()))
+        if "solved" in begin.missing:
+            store.solved_put(principal.pk, solved_question_ids(principal))
+        if "decoys" in begin.missing:
+            store.decoys_put(competition.pk, decoy_hashes_of(competition))
+    raise store.StoreDown("the read-through copies did not stay loaded")
+
+
+def _db_attempt(principal, question, competition, meta, typed) -> Attempt:
+    """Steps 1-7 from the database alone (Redis is down)."""
+    principal.refresh_from_db(fields=["is_banned"])
+    if principal.is_banned:
+        return _refuse(meta, BANNED)
+    if Solve.objects.filter(principal=principal, question=question).exists():
+        return Attempt(Result.ALREADY_SOLVED, ALREADY_SOLVED)
+    left = _db_lock_remaining(principal, competition)
     if left:
         return _rate_limited(meta, left)
-    return _check(principal, question, competition, meta, typed, token=token)
+    return _check(principal, question, competition, meta, typed, begin=None)
 
 
 def _rate_limited(meta: dict, left: int) -> Attempt:
@@ -230,28 +275,29 @@ def _check(
     meta: dict,
     typed: str,
     *,
-    token: str | None,
+    begin: store.Begin | None,
 ) -> Attempt:
-    """The question's cap, then 4-5: expected flag and constant-time comparison."""
+    """The question's cap, then 4-5: expected flag and constant-time comparison.
+
+    `begin` is what Redis answered (None when the database stands in for it).
+    """
     if question.attempts and (
         _wrong_since_reset(principal, question) >= question.attempts
     ):
         Submission.objects.create(result=Result.REFUSED, reason="attempt cap", **meta)
-        if token:
+        if begin:
             with contextlib.suppress(store.StoreDown):
-                store.attempt_release(principal.pk, token)
+                store.attempt_release(principal.pk, begin.token)
         return Attempt(
             Result.REFUSED,
             f"No attempts left for this question ({question.attempts} used).",
         )
-    own = (
-        expected_flag(principal, question)
-        if any(f.get("kind") == "derived" for f in question.flags)
-        else None
-    )
+    own = None
+    if any(f.get("kind") == "derived" for f in question.flags):
+        own = (begin and begin.own_flag) or expected_flag(principal, question)
     if any(_matches(f, typed, own) for f in question.flags):
         return _score(principal, question, competition, meta)
-    return _wrong(principal, question, competition, meta, redis=token is not None)
+    return _wrong(principal, question, competition, meta, begin=begin)
 
 
 def _score(principal: Principal, question: Question, competition, meta) -> Attempt:
@@ -262,13 +308,19 @@ def _score(principal: Principal, question: Question, competition, meta) -> Attem
             # Solves of one question queue here, so first blood and decay follow
             # commit order.
             Question.objects.select_for_update().filter(pk=question.pk).first()
+            # The ban is read again here: the caller's copy may be older.
+            banned, hidden = Principal.objects.values_list(
+                "is_banned", "is_hidden"
+            ).get(pk=principal.pk)
+            if banned:
+                return _refuse(meta, BANNED)
             solve = Solve.objects.create(
                 principal=principal,
                 question=question,
                 user=meta["user"],
                 created_at=now,
             )
-            public = principal.is_public
+            public = not hidden
             solvers = public_solve_count(question)
             value = question_value(question, solvers)
             Submission.objects.create(result=Result.CORRECT, points=value, **meta)
@@ -310,9 +362,10 @@ def _score(principal: Principal, question: Question, competition, meta) -> Attem
                 },
             )
     except IntegrityError:
-        return Attempt(Result.ALREADY_SOLVED, "You already solved this.")
+        return Attempt(Result.ALREADY_SOLVED, ALREADY_SOLVED)
     with contextlib.suppress(store.StoreDown):
         store.wrong_clear(principal.pk)  # also drops this attempt's reservation
+        store.copies_forget(principal_id=principal.pk)  # its solved set changed
     message = (
         f"Correct! +{value} points"
         + (f" and a first-blood bonus of {bonus}" if bonus else "")
@@ -322,19 +375,20 @@ def _score(principal: Principal, question: Question, competition, meta) -> Attem
 
 
 def _wrong(
-    principal: Principal, question: Question, competition, meta: dict, *, redis: bool
+    principal: Principal,
+    question: Question,
+    competition,
+    meta: dict,
+    *,
+    begin: store.Begin | None,
 ) -> Attempt:
     """7. Wrong: record, count toward the lockout, then look for cheating."""
     submission = Submission.objects.create(result=Result.WRONG, **meta)
-    lockout = 0
-    if redis:
-        try:
-            lockout = store.attempt_settle_wrong(principal.pk, **_limits(competition))
-        except store.StoreDown:
-            redis = False
-    if not redis:
+    if begin:
+        lockout = begin.lockout  # Redis counted it as wrong when it was reserved
+    else:
         lockout = _db_lock_remaining(principal, competition)
-    anticheat.scan(submission=submission, competition=competition)
+    anticheat.scan(submission=submission, competition=competition, found=begin)
     message = "Wrong flag."
     if lockout:
         message += f" Too many wrong flags: locked for {lockout} s."

@@ -1,22 +1,25 @@
 """Scoreboard pages: the board, its htmx table, chart data, the CTFtime feed and
 principal pages. Public: anyone may look; staff may switch to the live board."""
 
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 
 from audit.models import EventLog, EventType
 from challenges.models import Competition, Question
 from scoring.models import Principal, ScoreEvent, ScoreReason, Solve
 from scoring.scoreboard import (
     KINDS,
-    board_version,
-    chart_data,
-    rank_of,
-    standings,
-    timeline,
+    Board,
+    Row,
+    board,
+    chart_json,
+    ctftime_json,
+    remember,
+    timeline_json,
 )
 from scoring.selectors import principal_for
 
@@ -32,17 +35,16 @@ def _options(request: HttpRequest) -> tuple[Competition, str, str | None, bool]:
     return competition, name, KINDS[name], live
 
 
-def wall_of_shame(competition: Competition) -> list[dict]:
+def wall_of_shame(competition: Competition, current: Board) -> list[dict]:
     """The latest automatic bans for cheating (at most 8)."""
-    key = f"sb:shame:{competition.pk}:{board_version(competition.pk)}"
-    wall = cache.get(key)
-    if wall is None:
+
+    def build() -> list[dict]:
         principals = Principal.objects.filter(competition=competition)
         events = EventLog.objects.filter(
             event_type=EventType.USER_AUTO_BANNED_CHEATING,
             principal_id__in=principals.values("pk"),
         ).select_related("user")[:8]
-        wall = [
+        return [
             {
                 "player": e.user.username if e.user else "",
                 "principal": e.subject,
@@ -51,57 +53,85 @@ def wall_of_shame(competition: Competition) -> list[dict]:
             }
             for e in events
         ]
-        cache.set(key, wall, 15)
-    return wall
+
+    return remember(current.competition_id, current.version, "sb:shame", build, 15)
+
+
+def _personal(table: str, mine: Row | None, on_page: bool) -> SafeString:
+    """The shared table with the viewer's row marked, or pinned above the page."""
+    if mine is None:
+        return mark_safe(table)  # noqa: S308 (rendered by our own template)
+    if on_page:
+        tag = f'<tr data-principal="{mine.principal_id}">'
+        table = table.replace(tag, tag[:-1] + ' class="me">', 1)
+    else:
+        pinned = render_to_string("scoring/_scoreboard_pinned.html", {"mine": mine})
+        table = table.replace("<tbody>", "<tbody>" + pinned, 1)
+    return mark_safe(table)  # noqa: S308 (rendered by our own templates)
 
 
 def _table_context(request: HttpRequest) -> dict:
     competition, name, kind, live = _options(request)
-    rows = standings(competition, kind=kind, live=live)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    current = board(competition, kind=kind, live=live)
+    page = Paginator(current.rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Rendered once per board version, filter, page and live switch; identical
+    # for every viewer until the viewer's own row is marked in it.
+    table = remember(
+        current.competition_id,
+        current.version,
+        f"sb:table:{current.key}:{live}:{page.number}",
+        lambda: render_to_string(
+            "scoring/_scoreboard_table.html",
+            {"page": page, "filter": name, "live": live},
+        ),
+    )
     principal = principal_for(request.user, competition)
-    mine = rank_of(rows, principal.pk if principal else None)
+    mine = current.by_principal.get(principal.pk) if principal else None
+    on_page = mine is not None and page.start_index() <= mine.rank <= page.end_index()
     return {
         "competition": competition,
+        "board": current,
         "filter": name,
         "live": live,
-        "frozen": competition.is_frozen() and not live,
+        "frozen": current.frozen,
         "page": page,
         "mine": mine,
-        "mine_on_page": mine is not None and mine in page.object_list,
         "principal": principal,
+        # The board row's name spares a query for the principal's team or user.
+        "principal_name": mine.name if mine else principal,
+        "table": _personal(table, mine, on_page),
     }
 
 
 def scoreboard(request: HttpRequest) -> HttpResponse:
     context = _table_context(request)
-    context["wall_of_shame"] = wall_of_shame(context["competition"])
     if request.htmx:
-        return render(request, "scoring/_scoreboard_table.html", context)
+        return HttpResponse(context["table"])
+    context["wall_of_shame"] = wall_of_shame(context["competition"], context["board"])
     return render(request, "scoring/scoreboard.html", context)
 
 
 def scoreboard_partial(request: HttpRequest) -> HttpResponse:
-    return render(request, "scoring/_scoreboard_table.html", _table_context(request))
+    return HttpResponse(_table_context(request)["table"])
 
 
-def scoreboard_chart_data(request: HttpRequest) -> JsonResponse:
+def _json(body: bytes) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json")
+
+
+def scoreboard_chart_data(request: HttpRequest) -> HttpResponse:
     competition, _, kind, live = _options(request)
-    return JsonResponse(chart_data(competition, kind=kind, live=live))
+    return _json(chart_json(competition, kind=kind, live=live))
 
 
-def scoreboard_timeline(request: HttpRequest) -> JsonResponse:
+def scoreboard_timeline(request: HttpRequest) -> HttpResponse:
     competition, _, _, live = _options(request)
-    return JsonResponse(timeline(competition, live=live))
+    return _json(timeline_json(competition, live=live))
 
 
-def ctftime_feed(request: HttpRequest) -> JsonResponse:
+def ctftime_feed(request: HttpRequest) -> HttpResponse:
     """The standings in CTFtime's scoreboard feed format (respects the freeze)."""
-    competition = Competition.objects.default()
-    rows = standings(competition)
-    return JsonResponse(
-        {"standings": [{"pos": r.rank, "team": r.name, "score": r.score} for r in rows]}
-    )
+    return _json(ctftime_json(Competition.objects.default()))
 
 
 def principal_page(request: HttpRequest, principal_id: int) -> HttpResponse:
@@ -130,11 +160,11 @@ def principal_page(request: HttpRequest, principal_id: int) -> HttpResponse:
         history.append({"x": event.created_at.isoformat(), "y": total})
         if event.question_id and event.reason != ScoreReason.HINT:
             points[event.question_id] = points.get(event.question_id, 0) + event.delta
-    rows = standings(competition, live=not frozen and request.user.is_staff)
+    current = board(competition, live=not frozen and request.user.is_staff)
     context = {
         "principal": principal,
         "own": own,
-        "standing": rank_of(rows, principal.pk),
+        "standing": current.by_principal.get(principal.pk),
         "solves": [(s, points.get(s.question_id, 0)) for s in solves],
         "history": history,
         "score": total,

@@ -1,13 +1,16 @@
 """Scoring operations other than the submission pipeline (see pipeline.py):
 principals, bans, manual adjustments, hint unlocks, attempt resets, decoys."""
 
+import contextlib
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import F, Max, Sum
 
 from audit.models import EventType
 from audit.services import record
 from challenges.models import Question
+from scoring import store
 from scoring.decoys import decoys_changed
 from scoring.derivation import flag_hash
 from scoring.flags import flags_prederive
@@ -58,6 +61,18 @@ def principal_resolve(*, user, competition) -> Principal | None:
     return principal
 
 
+def principal_copies_changed(principal_id: int) -> None:
+    """Drop Redis's copies of the principal's ban and solves: now, and again after
+    the commit (a request may have copied the old rows in between)."""
+
+    def forget() -> None:
+        with contextlib.suppress(store.StoreDown):
+            store.copies_forget(principal_id=principal_id)
+
+    forget()
+    transaction.on_commit(forget)
+
+
 @transaction.atomic
 def principal_set_banned(
     *,
@@ -77,6 +92,7 @@ def principal_set_banned(
     principal.is_banned = banned
     if not changed:
         return False
+    principal_copies_changed(principal.pk)
     for question in principal_dynamic_questions(principal):
         question_value_sync(question)
     standings_changed(principal.competition_id)
@@ -188,6 +204,16 @@ def decoy_create(*, competition, value: str, where: str = "") -> DecoyFlag:
 
 
 @transaction.atomic
+def decoy_delete(*, decoys) -> int:
+    """Remove decoys (their past hits stay recorded); returns how many."""
+    competitions = {d.competition for d in decoys.select_related("competition")}
+    removed, _ = decoys.delete()
+    for competition in competitions:
+        transaction.on_commit(lambda c=competition: decoys_changed(c))
+    return removed
+
+
+@transaction.atomic
 def solve_delete(*, solve: Solve, actor, reason: str) -> int:
     """Undo a solve: reverse its points in the ledger and let dynamic values follow.
 
@@ -223,9 +249,12 @@ def solve_delete(*, solve: Solve, actor, reason: str) -> int:
             )
     held = sum(reversed_points.values())
     last = principal.solves.aggregate(last=Max("created_at"))["last"]
-    Principal.objects.filter(pk=principal.pk).update(last_solve_at=last)
+    Principal.objects.filter(pk=principal.pk).update(
+        last_solve_at=last, solve_count=F("solve_count") - 1
+    )
     question_value_sync(question)
     standings_changed(principal.competition_id)
+    principal_copies_changed(principal.pk)
     record(
         EventType.SCORE_ADJUSTED,
         actor=actor,

@@ -1,7 +1,9 @@
 """Receivers: scoring reacts to other apps' events through their signals."""
 
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from challenges.access import catalog_changed
 from challenges.models import Competition, Question
 from challenges.signals import challenges_published
 from scoring.flags import flags_prederive
@@ -15,3 +17,15 @@ def prederive_published(sender, challenge_ids: list[int], **kwargs) -> None:
     for competition in Competition.objects.all():
         principals = Principal.objects.filter(competition=competition, is_banned=False)
         flags_prederive(principals=principals, questions=questions)
+
+
+@receiver(post_save, sender=Competition, dispatch_uid="hot_competition_saved")
+@receiver(post_delete, sender=Competition, dispatch_uid="hot_competition_deleted")
+@receiver(
+    m2m_changed, sender=Competition.challenges.through, dispatch_uid="hot_set_changed"
+)
+@receiver(post_delete, sender=Principal, dispatch_uid="hot_principal_deleted")
+def attempt_data_written(sender, **kwargs) -> None:
+    """Attempts keep competitions, challenge sets and principals under the
+    catalog version (`scoring.hot`): an admin edit or deletion bumps it."""
+    catalog_changed()

@@ -35,6 +35,7 @@ def attempt(request: HttpRequest, challenge_id: int) -> HttpResponse:
         question=question,
         flag=request.POST.get("flag", ""),
         competition=board.competition,
+        principal=board.principal,
         ip=client_ip(request),
         user_agent=request.headers.get("User-Agent", ""),
     )

@@ -1,15 +1,29 @@
 """Shared personas: organizer, team captain, team member, solo player, outsider."""
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import Team, User
 from accounts.services import team_create, team_join
+from challenges.access import catalog_version_forget
 
 # The `browser` fixture (headless Chromium) for the browser tests.
 pytest_plugins = ["tests.browser"]
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    # The cache outlives a test's rolled-back rows, and on SQLite a later test
+    # reuses their ids: cached tokens, catalog versions and the attempt path's
+    # per-process copies (keyed by the version) must not carry over.
+    cache.clear()
+    catalog_version_forget()
+    yield
+    cache.clear()
+    catalog_version_forget()
 
 
 def make_user(username: str, **extra) -> User:

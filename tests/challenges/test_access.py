@@ -7,7 +7,9 @@ from django.urls import reverse
 
 from accounts.models import Cohort
 from audit.models import EventLog, EventType
-from challenges.models import Challenge, Competition
+from challenges.access import RequirementContext, challenge_access
+from challenges.models import Challenge, Competition, Question
+from challenges.services import catalog_rescan, challenge_set_state
 from scoring.models import Principal
 
 from .factories import (
@@ -17,7 +19,9 @@ from .factories import (
     make_challenge,
     principal_of,
     solve,
+    spec,
     team_with_players,
+    write_spec,
 )
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -290,12 +294,16 @@ def test_the_board_costs_the_same_queries_for_5_and_50_challenges(member, login)
     with CaptureQueriesContext(connection) as few:
         client.get(reverse("challenges:board"))
     add_gated(45, start=5)
+    with CaptureQueriesContext(connection) as after_change:
+        client.get(reverse("challenges:board"))
     with CaptureQueriesContext(connection) as many:
         response = client.get(reverse("challenges:board"))
 
     assert Challenge.objects.count() == 52
     assert response.content.decode().count('class="chal') > 30
     assert len(many.captured_queries) == len(few.captured_queries)
+    # Only the first view after the catalog changed reloads its facts.
+    assert len(after_change.captured_queries) == len(few.captured_queries) + 1
 
 
 def test_completed_follows_a_rename_in_the_admin(organizer, solo, login):
@@ -304,6 +312,7 @@ def test_completed_follows_a_rename_in_the_admin(organizer, solo, login):
         "Gated", requirement='(COMPLETED "Warm-up Round")', locked_visibility="locked"
     )
     solve(principal_of(solo), warmup)
+    assert not is_open(solo, gated)  # this process now holds the old names
     admin = login(organizer)
     url = reverse("admin:challenges_challenge_change", args=[warmup.pk])
     data = form_data(admin.get(url).content.decode())
@@ -341,3 +350,159 @@ def test_team_blocks_see_no_team_when_the_competition_is_solo_only(captain, memb
     assert board_for(captain).principal.kind == "solo"
     assert is_open(captain, solo_only)
     assert is_open(member, no_team)
+
+
+def evaluate_every_requirement(user) -> tuple[list, int]:
+    """What `user` gets of every challenge, and the queries that took."""
+    principal = principal_of(user)
+    challenges = list(Challenge.objects.all())
+    with CaptureQueriesContext(connection) as queries:
+        context = RequirementContext(user, principal)
+        functions = context.functions()
+        accesses = [challenge_access(c, context, functions) for c in challenges]
+    return accesses, len(queries.captured_queries)
+
+
+def test_every_requirement_costs_the_same_queries_for_50_and_500_challenges(member):
+    make_challenge("Warmup")
+    make_challenge("Other")
+    Cohort.objects.create(name="Students").members.add(member)
+    add_gated(48)
+    _, after_change_50 = evaluate_every_requirement(member)
+    accesses, warm_50 = evaluate_every_requirement(member)
+    assert {a.state for a in accesses} == {"open", "locked", "preview", "hidden"}
+
+    add_gated(450, start=48)
+    _, after_change_500 = evaluate_every_requirement(member)
+    accesses, warm_500 = evaluate_every_requirement(member)
+
+    assert len(accesses) == 500
+    # The player's facts in one query; the catalog facts once more after a change.
+    assert (after_change_50, warm_50) == (after_change_500, warm_500) == (2, 1)
+    assert not Challenge.objects.exclude(requirement_error="").exists()
+
+
+def test_a_failing_requirement_writes_nothing_on_the_next_board_views(solo, login):
+    def broken(n: int, start: int = 0) -> None:
+        for i in range(start, start + n):
+            make_challenge(
+                f"Broken {i}",
+                requirement=f'(COMPLETED "Gone {i}")',
+                locked_visibility="preview",
+            )
+
+    def board_queries() -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            assert "Broken 0" in client.get(reverse("challenges:board")).text
+        return [q["sql"].split()[0].upper() for q in queries.captured_queries]
+
+    client = login(solo)
+    broken(3)
+    first = board_queries()
+    few = board_queries()
+    broken(7, start=3)
+    board_queries()
+    many = board_queries()
+
+    assert first.count("UPDATE") == 3
+    assert {"UPDATE", "INSERT", "DELETE"}.isdisjoint(few + many)
+    assert len(few) == len(many)
+    assert Challenge.objects.exclude(requirement_error="").count() == 10
+    assert EventLog.objects.filter(event_type=EventType.REQUIREMENT_ERROR).count() == 10
+
+
+def test_a_requirement_failing_differently_per_player_is_flagged_once(
+    solo, member, login
+):
+    broken = make_challenge(
+        "Broken", requirement="(COMPLETED (TEAM-NAME))", locked_visibility="preview"
+    )
+    clients = [login(solo), login(member)]
+    for client in clients:  # solo first: "no challenge is named ''"
+        client.get(reverse("challenges:board"))
+
+    with CaptureQueriesContext(connection) as queries:
+        for client in clients * 2:
+            assert "Broken" in client.get(reverse("challenges:board")).text
+
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert {"UPDATE", "INSERT", "DELETE"}.isdisjoint(statements)
+    broken.refresh_from_db()
+    assert broken.requirement_error.endswith("no challenge is named ''")
+    assert EventLog.objects.filter(event_type=EventType.REQUIREMENT_ERROR).count() == 1
+
+
+def test_completed_follows_a_rename_by_rescan_in_the_same_process(solo, tmp_path):
+    gated_spec = spec("Gated", extra='requirements: ["Warm-up Round"]\n')
+    write_spec(tmp_path, "intro/warmup", spec("Warmup"))
+    write_spec(tmp_path, "intro/gated", gated_spec)
+    catalog_rescan(catalog=tmp_path)
+    gated = Challenge.objects.get(name="Gated")
+    solve(principal_of(solo), Challenge.objects.get(name="Warmup"))
+    assert not is_open(solo, gated)
+    gated.refresh_from_db()
+    assert "Warm-up Round" in gated.requirement_error
+
+    write_spec(tmp_path, "intro/warmup", spec("Warm-up Round"))
+    catalog_rescan(catalog=tmp_path)
+
+    assert is_open(solo, gated)
+    gated.refresh_from_db()
+    assert gated.requirement_error == ""
+
+
+def test_a_question_added_to_a_solved_challenge_locks_what_needs_it(solo, warmup):
+    gated = make_challenge(
+        "Gated", requirement='(COMPLETED "Warmup")', locked_visibility="locked"
+    )
+    solve(principal_of(solo), warmup)
+    assert is_open(solo, gated)
+
+    Question.objects.create(challenge=warmup, key="bonus", position=1)
+
+    assert card_of(solo, gated).access.explanation == "Solve Warmup"
+
+
+@pytest.mark.parametrize("gone", [{"state": "hidden"}, {"is_missing": True}])
+def test_a_hidden_challenge_does_not_shadow_a_visible_one_of_its_name(solo, gone):
+    make_challenge("Warmup", **gone)  # older: it used to win the name
+    live = make_challenge("Warmup")
+    gated = make_challenge("Gated", requirement='(COMPLETED "warmup")')
+
+    solve(principal_of(solo), live)
+
+    assert is_open(solo, gated)
+
+
+def test_completed_of_a_hidden_challenge_counts_who_solved_it_before(solo, outsider):
+    warmup = make_challenge("Warmup")
+    gated = make_challenge(
+        "Gated", requirement='(COMPLETED "Warmup")', locked_visibility="locked"
+    )
+    solve(principal_of(solo), warmup)
+
+    challenge_set_state(
+        challenges=Challenge.objects.filter(pk=warmup.pk), state="hidden"
+    )
+
+    assert is_open(solo, gated)
+    assert card_of(outsider, gated).access.explanation == "Solve Warmup"
+    gated.refresh_from_db()
+    assert gated.requirement_error == ""
+
+
+def test_showing_and_hiding_moves_a_name_to_the_live_challenge(solo):
+    solved = make_challenge("Warmup")
+    other = make_challenge("Warmup", state="hidden")
+    gated = make_challenge("Gated", requirement='(COMPLETED "Warmup")')
+    solve(principal_of(solo), solved)
+    assert is_open(solo, gated)
+
+    challenge_set_state(
+        challenges=Challenge.objects.filter(pk=solved.pk), state="hidden"
+    )
+    challenge_set_state(
+        challenges=Challenge.objects.filter(pk=other.pk), state="visible"
+    )
+
+    assert not is_open(solo, gated)

@@ -19,6 +19,7 @@ from scoring.services import (
     principal_set_banned,
     principal_set_hidden,
     score_adjust,
+    solve_delete,
 )
 from scoring.values import dynamic_value
 
@@ -254,6 +255,35 @@ def test_verify_scores_reports_drift_and_fix_repairs_it(solo, captain):
     out = StringIO()
     call_command("verify_scores", stdout=out)
     assert "No drift" in out.getvalue()
+
+
+def test_a_solve_counts_and_removing_it_uncounts(organizer, solo):
+    warmup, pwn = make_challenge(value=100), make_challenge(value=50)
+    attempt(solo, warmup, flag_of(warmup))
+    attempt(solo, pwn, flag_of(pwn))
+    assert principal_of(solo).solve_count == 2
+
+    solve_delete(
+        solve=Solve.objects.get(question__challenge=pwn), actor=organizer, reason="x"
+    )
+
+    assert principal_of(solo).solve_count == 1
+    assert scores_verify() == []
+
+
+def test_verify_scores_repairs_a_drifted_solve_count(solo):
+    challenge = make_challenge()
+    attempt(solo, challenge, flag_of(challenge))
+    Principal.objects.filter(user=solo).update(solve_count=7)
+    out = StringIO()
+
+    with pytest.raises(SystemExit):
+        call_command("verify_scores", stdout=out)
+
+    assert "solve count 7, solves 1" in out.getvalue()
+    call_command("verify_scores", "--fix", stdout=StringIO())
+    assert principal_of(solo).solve_count == 1
+    assert scores_verify() == []
 
 
 def test_a_long_random_game_never_drifts(organizer):

@@ -4,16 +4,19 @@ pages and the Wall of Shame."""
 
 import json
 import re
+import threading
+import time
 from html import unescape
 from html.parser import HTMLParser
 
 import pytest
 from django.core.cache import cache
 
+from accounts.models import User
 from challenges.models import Competition
 from scoring.flags import expected_flag
 from scoring.models import Principal
-from scoring.scoreboard import standings
+from scoring.scoreboard import _shared, standings
 from scoring.services import (
     hint_unlock,
     principal_set_banned,
@@ -439,6 +442,71 @@ def test_a_change_leaves_another_competitions_cached_board_alone(
     assert standings(Competition.objects.default()) == []
     assert standings(other_competition) == cached
     assert [r.score for r in cached] == [0]
+
+
+def test_a_flushed_cache_never_brings_back_a_board_kept_in_memory(
+    captain, warmup, client
+):
+    attempt(captain, warmup, flag_of(warmup))
+    assert board(client.get("/scoreboard/partial"))[0]["score"] == 100
+    Principal.objects.update(score_total=999)  # no signal: only a flush shows it
+
+    cache.clear()
+
+    assert board(client.get("/scoreboard/partial"))[0]["score"] == 999
+
+
+def test_one_rendered_table_serves_every_viewer_with_their_own_row(
+    fifty_nine_ahead, solo, warmup, login, client
+):
+    attempt(solo, warmup, flag_of(warmup))
+    leader = User.objects.get(username="ahead00")
+
+    pinned = board(login(solo).get("/scoreboard/"))
+    marked = board(login(leader).get("/scoreboard/partial"))
+    public = board(client.get("/scoreboard/"))
+
+    assert [(r["name"], r["class"]) for r in pinned if r["class"]] == [
+        ("solo", "me pinned")
+    ]
+    assert [(r["name"], r["class"]) for r in marked if r["class"]] == [
+        ("ahead00", "me")
+    ]
+    assert [r["rank"] for r in public] == list(range(1, 51))
+    assert not [r for r in public if r["class"]]
+
+
+def test_the_staff_switch_stays_off_the_public_page(
+    organizer, captain, warmup, login, client
+):
+    attempt(captain, warmup, flag_of(warmup))
+
+    staff = login(organizer).get("/scoreboard/").content.decode()
+    public = client.get("/scoreboard/").content.decode()
+
+    assert "Show the live board (staff)" in staff
+    assert "Show the live board" not in public
+
+
+def test_a_cold_board_is_built_once_while_other_workers_wait(db):
+    builds, results = [], []
+
+    def build():
+        builds.append(1)
+        time.sleep(0.2)
+        return ["rows"]
+
+    def request():
+        results.append(_shared("sb:test:cold", build))
+
+    threads = [threading.Thread(target=request) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert results == [["rows"]] * 4
+    assert len(builds) == 1
 
 
 # Principal pages.

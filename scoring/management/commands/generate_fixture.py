@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.db.models import Max, Sum
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from accounts.models import Team, User
@@ -191,12 +191,13 @@ class Command(BaseCommand):
         totals = (
             ScoreEvent.objects.filter(principal__in=people)
             .values("principal")
-            .annotate(total=Sum("delta"), last=Max("created_at"))
+            .annotate(total=Sum("delta"), last=Max("created_at"), n=Count("pk"))
         )
         by_pk = {p.pk: p for p in people}
         for row in totals:
             principal = by_pk[row["principal"]]
             principal.score_total, principal.last_solve_at = row["total"], row["last"]
+            principal.solve_count = row["n"]  # one SOLVE event per solve here
         Principal.objects.bulk_update(
-            people, ["score_total", "last_solve_at"], batch_size=2000
+            people, ["score_total", "last_solve_at", "solve_count"], batch_size=2000
         )

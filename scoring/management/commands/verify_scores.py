@@ -1,4 +1,5 @@
-"""`manage.py verify_scores [--fix]`: recompute every total from the ledger."""
+"""`manage.py verify_scores [--fix]`: recompute every total from the ledger and
+every solve count from the solves."""
 
 import sys
 
@@ -9,7 +10,8 @@ from scoring.ledger import scores_verify
 
 class Command(BaseCommand):
     help = (
-        "Compare each principal's score and last solve with the ledger; "
+        "Compare each principal's score, last solve and solve count with the "
+        "ledger and the solves; "
         "--fix repairs drift. Exits 1 when drift was found (and not fixed)."
     )
 
@@ -22,7 +24,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{row['name']} (#{row['principal']}): total {row['total']}, "
                 f"ledger {row['ledger']}; last solve {row['last_solve_at']}, "
-                f"ledger {row['ledger_last_solve_at']}"
+                f"ledger {row['ledger_last_solve_at']}; solve count "
+                f"{row['solve_count']}, solves {row['solves']}"
             )
         if not drift:
             self.stdout.write(

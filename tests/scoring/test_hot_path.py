@@ -1,0 +1,186 @@
+"""The attempt's hot path: per-worker copies and Redis copies never outlive a change.
+
+A wrong flag costs one SQL statement once the worker and Redis are warm; every
+change an organizer or player makes (a ban, a removed solve, a decoy, a hidden
+challenge, a closed competition, a revoked token, a new team) shows on the very
+next attempt all the same.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_redis import get_redis_connection
+
+from accounts.services import team_create, token_create, token_revoke
+from challenges.models import ChallengeState, Competition
+from challenges.services import challenge_set_state
+from scoring.models import CheatKind, CheatRecord, Result, Solve
+from scoring.services import decoy_create, principal_set_banned, solve_delete
+
+from .factories import (
+    derived,
+    flag_of,
+    make_challenge,
+    own_flag,
+    player,
+    principal_of,
+    question_of,
+)
+
+
+@pytest.fixture
+def challenge(db):
+    return make_challenge("Warmup", value=100)
+
+
+@pytest.fixture
+def token(solo):
+    return token_create(user=solo)
+
+
+def api_client(raw: str) -> Client:
+    return Client(HTTP_AUTHORIZATION=f"Token {raw}")
+
+
+def submit(client: Client, challenge, flag: str):
+    return client.post(
+        f"/api/v1/challenges/{challenge.pk}/attempt",
+        {"flag": flag},
+        content_type="application/json",
+    )
+
+
+def result(client: Client, challenge, flag: str) -> str:
+    response = submit(client, challenge, flag)
+    assert response.status_code in (200, 429), response.content
+    return response.json()["result"]
+
+
+def redis_round_trips(monkeypatch) -> list:
+    import redis.client
+
+    calls = []
+    original = redis.client.Redis.execute_command
+
+    def counted(self, *args, **kwargs):
+        calls.append(args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Redis, "execute_command", counted)
+    return calls
+
+
+def test_a_warm_wrong_flag_costs_one_insert_and_two_redis_calls(
+    needs_redis, token, challenge, monkeypatch
+):
+    client = api_client(token[1])
+    assert result(client, challenge, "CTF{warm-up}") == Result.WRONG
+    calls = redis_round_trips(monkeypatch)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert result(client, challenge, "CTF{nope}") == Result.WRONG
+
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]
+    # The cached token and the attempt script (the catalog version was read by
+    # the warm-up less than a second ago).
+    assert calls == ["GET", "EVAL"]
+
+
+def test_a_ban_refuses_the_next_attempt_and_an_unban_lifts_it(
+    token, solo, challenge, organizer
+):
+    client = api_client(token[1])
+    assert result(client, challenge, "CTF{warm-up}") == Result.WRONG
+
+    principal_set_banned(principal=principal_of(solo), banned=True, actor=organizer)
+    assert result(client, challenge, flag_of(challenge)) == Result.REFUSED
+    principal_set_banned(principal=principal_of(solo), banned=False, actor=organizer)
+
+    assert result(client, challenge, flag_of(challenge)) == Result.CORRECT
+
+
+def test_a_removed_solve_can_be_solved_again(token, solo, challenge, organizer):
+    client = api_client(token[1])
+    assert result(client, challenge, flag_of(challenge)) == Result.CORRECT
+    assert result(client, challenge, "CTF{late}") == Result.ALREADY_SOLVED
+
+    solve_delete(solve=Solve.objects.get(), actor=organizer, reason="typo in flag")
+
+    assert result(client, challenge, flag_of(challenge)) == Result.CORRECT
+
+
+def test_a_decoy_planted_mid_event_is_caught(
+    token, solo, challenge, django_capture_on_commit_callbacks
+):
+    client = api_client(token[1])
+    assert result(client, challenge, "CTF{warm-up}") == Result.WRONG
+
+    with django_capture_on_commit_callbacks(execute=True):
+        decoy_create(competition=Competition.objects.default(), value="CTF{leak}")
+    assert result(client, challenge, "CTF{leak}") == Result.WRONG
+
+    assert CheatRecord.objects.get().kind == CheatKind.DECOY
+
+
+def test_a_challenge_hidden_mid_event_answers_404_at_once(token, challenge):
+    client = api_client(token[1])
+    assert result(client, challenge, "CTF{warm-up}") == Result.WRONG
+
+    challenge_set_state(
+        challenges=type(challenge).objects.filter(pk=challenge.pk),
+        state=ChallengeState.HIDDEN,
+    )
+
+    assert submit(client, challenge, flag_of(challenge)).status_code == 404
+
+
+def test_a_competition_closed_in_the_admin_refuses_at_once(token, challenge):
+    client = api_client(token[1])
+    assert result(client, challenge, "CTF{warm-up}") == Result.WRONG
+
+    competition = Competition.objects.default()
+    competition.ends_at = timezone.now() - timedelta(minutes=1)
+    competition.save()
+
+    assert result(client, challenge, flag_of(challenge)) == Result.REFUSED
+
+
+def test_a_revoked_token_is_refused_at_once(token, challenge):
+    client = api_client(token[1])
+    assert result(client, challenge, "CTF{warm-up}") == Result.WRONG
+
+    token_revoke(token=token[0])
+
+    assert submit(client, challenge, flag_of(challenge)).status_code == 401
+
+
+def test_a_player_who_founds_a_team_scores_for_it_at_once(token, solo, challenge):
+    client = api_client(token[1])
+    assert result(client, challenge, "CTF{warm-up}") == Result.WRONG
+
+    team = team_create(user=solo, name="Latecomers")
+    assert result(client, challenge, flag_of(challenge)) == Result.CORRECT
+
+    assert Solve.objects.get().principal.team == team
+
+
+def test_answers_stay_right_when_redis_loses_everything(needs_redis, db):
+    per_team = make_challenge("Per team", flags=[derived("CTF{pt_{hash}}")])
+    alpha, bravo = player("alpha"), player("bravo")
+    alpha_client = api_client(token_create(user=alpha)[1])
+    bravo_client = api_client(token_create(user=bravo)[1])
+    alpha_flag = own_flag(principal_of(alpha), question_of(per_team))
+    assert result(alpha_client, per_team, alpha_flag) == Result.CORRECT
+    assert result(bravo_client, per_team, "CTF{warm-up}") == Result.WRONG
+
+    get_redis_connection("default").flushdb()  # a restart without persistence
+
+    assert result(alpha_client, per_team, "CTF{again}") == Result.ALREADY_SOLVED
+    assert result(bravo_client, per_team, alpha_flag) == Result.WRONG
+    assert CheatRecord.objects.get().kind == CheatKind.SHARE
+    bravo_flag = own_flag(principal_of(bravo), question_of(per_team))
+    assert result(bravo_client, per_team, bravo_flag) == Result.CORRECT
