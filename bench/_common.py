@@ -120,13 +120,13 @@ def free_port() -> int:
 
 def start_gunicorn(config: str, threads: int, port: int, log: Path, *,
                    probe: str) -> subprocess.Popen:
-    """Start gunicorn as `class:workers` and wait until `probe` answers."""
-    klass, workers = config.split(":")
+    """Start gunicorn as `class:workers[:threads]` and wait until `probe` answers."""
+    klass, workers, *per_worker = config.split(":")
     env = dict(os.environ, DEBUG="false", ALLOWED_HOSTS=HOST, LOG_LEVEL="WARNING")
     cmd = [str(VENV / "gunicorn"), "ctfplatform.wsgi", "-w", workers, "-k", klass,
            "-b", f"{HOST}:{port}", "--log-level", "warning"]
     if klass == "gthread":
-        cmd += ["--threads", str(threads)]
+        cmd += ["--threads", per_worker[0] if per_worker else str(threads)]
     print(" ".join(cmd), flush=True)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("a"),
                             stderr=subprocess.STDOUT)

@@ -156,7 +156,11 @@ def flag_owner(value_hash: str) -> tuple[int, int, str] | None:
         .first()
     )
     if settings.REDIS_URL and cache.add("scoring:flag-reindex", 1, timeout=300):
-        flags_reindex()
+        # A worker reloads the index, not this player's request (with no broker
+        # the task runs here, as everything does in the embedded set-up).
+        from scoring.tasks import flags_reindex_task
+
+        transaction.on_commit(flags_reindex_task.delay)
     return tuple(row) if row else None
 
 

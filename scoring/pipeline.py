@@ -364,8 +364,7 @@ def _score(principal: Principal, question: Question, competition, meta) -> Attem
     except IntegrityError:
         return Attempt(Result.ALREADY_SOLVED, ALREADY_SOLVED)
     with contextlib.suppress(store.StoreDown):
-        store.wrong_clear(principal.pk)  # also drops this attempt's reservation
-        store.copies_forget(principal_id=principal.pk)  # its solved set changed
+        store.solved_clear(principal.pk)  # also drops this attempt's reservation
     message = (
         f"Correct! +{value} points"
         + (f" and a first-blood bonus of {bonus}" if bonus else "")

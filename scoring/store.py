@@ -118,7 +118,7 @@ if redis.call('ZCARD', window_key) >= attempts then
 end
 redis.call('ZADD', window_key, now, token)
 redis.call('EXPIRE', window_key, window + 1)
--- The attempt counts as wrong until it proves correct (wrong_clear) or is given
+-- The attempt counts as wrong until it proves correct (solved_clear) or is given
 -- back (attempt_release), so the lockout it completes starts here, with no
 -- second round trip after the comparison.
 local locks = 0
@@ -261,6 +261,8 @@ def attempt_release(principal_id: int, token: str) -> None:
     _call(lambda r: r.eval(_RELEASE, 2, *keys, token))
 
 
-def wrong_clear(principal_id: int) -> None:
-    """Forget wrong attempts and any lockout (after a correct submission)."""
-    _call(lambda r: r.delete(f"wrong:{principal_id}", f"lock:{principal_id}"))
+def solved_clear(principal_id: int) -> None:
+    """After a correct submission: forget the wrong attempts, any lockout and the
+    copy of the solved set."""
+    keys = [f"wrong:{principal_id}", f"lock:{principal_id}", f"solved:{principal_id}"]
+    _call(lambda r: r.delete(*keys))

@@ -7,8 +7,10 @@ next attempt all the same.
 """
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -18,6 +20,9 @@ from django_redis import get_redis_connection
 from accounts.services import team_create, token_create, token_revoke
 from challenges.models import ChallengeState, Competition
 from challenges.services import challenge_set_state
+from scoring import store
+from scoring.derivation import flag_hash
+from scoring.flags import flags_reindex
 from scoring.models import CheatKind, CheatRecord, Result, Solve
 from scoring.services import decoy_create, principal_set_banned, solve_delete
 
@@ -77,6 +82,7 @@ def redis_round_trips(monkeypatch) -> list:
 def test_a_warm_wrong_flag_costs_one_insert_and_two_redis_calls(
     needs_redis, token, challenge, monkeypatch
 ):
+    flags_reindex()  # the flag index is complete, as after `manage.py flags_reindex`
     client = api_client(token[1])
     assert result(client, challenge, "CTF{warm-up}") == Result.WRONG
     calls = redis_round_trips(monkeypatch)
@@ -184,3 +190,19 @@ def test_answers_stay_right_when_redis_loses_everything(needs_redis, db):
     assert CheatRecord.objects.get().kind == CheatKind.SHARE
     bravo_flag = own_flag(principal_of(bravo), question_of(per_team))
     assert result(bravo_client, per_team, bravo_flag) == Result.CORRECT
+
+
+def test_flags_reindex_reloads_the_flag_index_after_redis_lost_it(needs_redis, db):
+    per_team = make_challenge("Per team", flags=[derived("CTF{pt_{hash}}")])
+    alpha = player("alpha")
+    alpha_flag = own_flag(principal_of(alpha), question_of(per_team))
+    get_redis_connection("default").flushdb()
+    with pytest.raises(store.StoreDown):
+        store.flag_owner(flag_hash(alpha_flag))  # a miss would prove nothing
+
+    out = StringIO()
+    call_command("flags_reindex", stdout=out)
+
+    owner = store.flag_owner(flag_hash(alpha_flag))
+    assert owner == (principal_of(alpha).pk, question_of(per_team).pk, "current")
+    assert "flags loaded into Redis" in out.getvalue()
