@@ -17,11 +17,13 @@ from audit.models import EventType
 from audit.services import record
 
 TOKEN_PREFIX = "ctf_"  # noqa: S105  (a label, not a secret)
-# Skip the write that refreshes `last_used_at` if the last one is this recent.
 # `last_used_at` is written at most this often per token: a script that submits
 # flags in a loop must not cost an UPDATE on every request.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=10)
-TOKEN_CACHE_SECONDS = 600  # a safety net: revoking or editing drops it at once
+# Cached tokens are read from the database again this often (and at once after
+# a revocation or an account change), so their use is noted on that read.
+TOKEN_CACHE_SECONDS = int(TOKEN_TOUCH_INTERVAL.total_seconds())
+FORGOTTEN, FORGOTTEN_SECONDS = "forgotten", 10
 
 
 def user_register(*, username: str, email: str, password: str) -> User:
@@ -223,11 +225,13 @@ def _token_key(key_hash: str) -> str:
 
 
 def tokens_forget(key_hashes: list[str]) -> None:
-    """Drop cached tokens: now, and after the commit (a request may have cached
-    the old row in between)."""
+    """Drop cached tokens: now, and after the commit. A short-lived marker takes
+    their place, so a request that read the old row meanwhile cannot store it."""
 
     def forget() -> None:
-        cache.delete_many([_token_key(h) for h in key_hashes])
+        cache.set_many(
+            {_token_key(h): FORGOTTEN for h in key_hashes}, FORGOTTEN_SECONDS
+        )
 
     forget()
     transaction.on_commit(forget)
@@ -247,14 +251,16 @@ def token_authenticate(raw: str) -> APIToken | None:
 
     The token with its user is cached for TOKEN_CACHE_SECONDS (every flag
     submission authenticates); revoking it, or changing the user's account or
-    team, drops the cached copy.
+    team, drops the cached copy. Its use is noted when it is read from the
+    database, which is at least every TOKEN_TOUCH_INTERVAL.
     """
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 128:
         return None
     # Looked up by SHA-256: the database compares digests, never the secret itself.
     key_hash = _hash_token(raw)
+    now = timezone.now()
     token = cache.get(_token_key(key_hash))
-    if token is None:
+    if not isinstance(token, APIToken):
         token = (
             APIToken.objects.usable()
             .select_related("user")
@@ -262,18 +268,20 @@ def token_authenticate(raw: str) -> APIToken | None:
             .filter(key_hash=key_hash)
             .first()
         )
-        if token is None:
+        if token is None or not token.user.is_active:
             return None
-        cache.set(_token_key(key_hash), token, TOKEN_CACHE_SECONDS)
-    now = timezone.now()
+        if (
+            token.last_used_at is None
+            or now - token.last_used_at > TOKEN_TOUCH_INTERVAL
+        ):
+            APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+        # add, not set: a marker left by a revocation meanwhile must win.
+        cache.add(_token_key(key_hash), token, TOKEN_CACHE_SECONDS)
     if (
         not token.user.is_active
         or token.revoked_at is not None
         or (token.expires_at is not None and token.expires_at <= now)
     ):
         return None
-    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
-        APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
-        cache.set(_token_key(key_hash), token, TOKEN_CACHE_SECONDS)
     return token

@@ -8,12 +8,14 @@ from accounts.services import tokens_forget, user_tokens_forget
 
 
 @receiver(post_save, sender=User, dispatch_uid="accounts_user_saved")
-def user_written(sender, instance: User, **kwargs) -> None:
+def user_written(sender, instance: User, created: bool, **kwargs) -> None:
     """An edited account (deactivated, made staff, moved) drops its cached tokens."""
-    user_tokens_forget(instance.pk)
+    if not created:
+        user_tokens_forget(instance.pk)
 
 
 @receiver(post_save, sender=APIToken, dispatch_uid="accounts_token_saved")
 @receiver(post_delete, sender=APIToken, dispatch_uid="accounts_token_deleted")
-def token_written(sender, instance: APIToken, **kwargs) -> None:
-    tokens_forget([instance.key_hash])
+def token_written(sender, instance: APIToken, created: bool = False, **kwargs):
+    if not created:  # a new token is in no cache yet
+        tokens_forget([instance.key_hash])

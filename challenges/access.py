@@ -89,8 +89,11 @@ class Catalog:
         return cls(questions, other | live, categories)
 
 
-# (key, catalog) of the last load in this process; see `_catalog_for`.
-_loaded: tuple[tuple, Catalog] | None = None
+# (key, catalog, when) of the last load in this process; see `_catalog_for`.
+_loaded: tuple[tuple, Catalog, float] | None = None
+# Reloaded at least this often: a version bump lost while the cache was down
+# must not leave a process on old names for good.
+CATALOG_MAX_AGE = 60
 
 
 def _catalog_for(fingerprint: tuple) -> Catalog:
@@ -103,10 +106,14 @@ def _catalog_for(fingerprint: tuple) -> Catalog:
     """
     global _loaded
     version = catalog_version()
-    key = (version, fingerprint)
-    if version is None or _loaded is None or _loaded[0] != key:
-        # No shared version (cache down): never trust what this process holds.
-        _loaded = (key, Catalog.load())
+    key, now = (version, fingerprint), time.monotonic()
+    if (
+        version is None  # no shared version (cache down): trust nothing held
+        or _loaded is None
+        or _loaded[0] != key
+        or now - _loaded[2] > CATALOG_MAX_AGE
+    ):
+        _loaded = (key, Catalog.load(), now)
     return _loaded[1]
 
 

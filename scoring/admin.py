@@ -71,6 +71,7 @@ class PrincipalAdmin(admin.ModelAdmin):
         "team",
         "user",
         "score_total",
+        "solve_count",
         "last_solve_at",
         "is_banned",
         "is_hidden",

@@ -3,7 +3,7 @@ or a decoy planted by organizers is recorded and handled by the ban policy."""
 
 from audit.models import EventType
 from audit.services import record
-from scoring.decoys import decoy_hashes
+from scoring.decoys import decoy_hashes_of
 from scoring.flags import flag_owner
 from scoring.models import CheatKind, CheatRecord, FlagStatus, Principal, Submission
 from scoring.services import principal_set_banned
@@ -25,7 +25,7 @@ def scan(
     """
     principal = submission.principal
     if found is None:
-        decoy_id = decoy_hashes(competition).get(submission.flag_hash)
+        decoy_id = decoy_hashes_of(competition).get(submission.flag_hash)
     else:
         decoy_id = found.decoy_id
     if decoy_id is not None:

@@ -160,7 +160,7 @@ def flag_owner(value_hash: str) -> tuple[int, int, str] | None:
         # the task runs here, as everything does in the embedded set-up).
         from scoring.tasks import flags_reindex_task
 
-        transaction.on_commit(flags_reindex_task.delay)
+        transaction.on_commit(flags_reindex_task.delay, robust=True)
     return tuple(row) if row else None
 
 

@@ -106,7 +106,7 @@ def _principal(generation: _Generation, user) -> Principal | None:
     if plays_as is None:
         return None
     principals = generation.principals
-    key = (plays_as, user.team_id if plays_as == "team" else user.pk)
+    key = (competition.pk, plays_as, user.team_id if plays_as == "team" else user.pk)
     principal = principals.get(key)
     if principal is None:
         principal = principal_resolve(user=user, competition=competition)

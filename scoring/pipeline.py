@@ -163,8 +163,17 @@ def submission_attempt(
     elif question.challenge_id != challenge.pk:
         return Attempt(Result.REFUSED, "That question is not part of this challenge.")
 
-    # 1. Principal, time window, requirement (the ban comes with step 3).
+    # 1. Principal, requirement, time window (the ban comes with step 3, in the
+    # same Redis call). A challenge the player may not even see is not found.
     principal = principal or principal_resolve(user=user, competition=competition)
+    locked = False
+    if challenge.requirement and not user.is_staff:
+        if principal is not None:
+            principal.refresh_from_db(fields=["score_total"])  # USER-SCORE reads it
+        access = challenge_access(challenge, RequirementContext(user, principal))
+        if not access.is_listed:
+            raise ChallengeHidden(challenge.pk)
+        locked = not access.is_open
     if principal is None:
         return Attempt(Result.REFUSED, "Join a team to play in this competition.")
     meta = {
@@ -175,15 +184,10 @@ def submission_attempt(
         "ip": ip,
         "user_agent": user_agent[:300],
     }
+    if locked:
+        return _refuse(meta, "This challenge is locked.")
     if not competition.is_open():
         return _refuse(meta, "Submissions are closed: the competition is not running.")
-    if challenge.requirement and not user.is_staff:
-        principal.refresh_from_db(fields=["score_total"])  # USER-SCORE reads it
-        access = challenge_access(challenge, RequirementContext(user, principal))
-        if not access.is_listed:
-            raise ChallengeHidden(challenge.pk)
-        if not access.is_open:
-            return _refuse(meta, "This challenge is locked.")
     try:
         begin = _begin(principal, question, competition, meta)
     except store.StoreDown:
@@ -223,15 +227,23 @@ def _begin(principal: Principal, question: Question, competition, meta) -> store
         )
         if begin.state != "missing":
             return begin
+        banned = solved = decoys = None
         if "banned" in begin.missing:
             banned = Principal.objects.filter(pk=principal.pk).values_list(
                 "is_banned", flat=True
-            )
-            store.banned_put(principal.pk, bool(banned.first()))
+            )[0]
         if "solved" in begin.missing:
-            store.solved_put(principal.pk, solved_question_ids(principal))
+            solved = sorted(solved_question_ids(principal))
         if "decoys" in begin.missing:
-            store.decoys_put(competition.pk, decoy_hashes_of(competition))
+            decoys = decoy_hashes_of(competition)
+        store.copies_put(
+            principal_id=principal.pk,
+            competition_id=competition.pk,
+            generations=begin.generations,
+            banned=banned,
+            solved=solved,
+            decoys=decoys,
+        )
     raise store.StoreDown("the read-through copies did not stay loaded")
 
 
@@ -361,7 +373,9 @@ def _score(principal: Principal, question: Question, competition, meta) -> Attem
                     "solve": solve.pk,
                 },
             )
-    except IntegrityError:
+    except IntegrityError:  # a teammate's copy of the same flag won the race
+        with contextlib.suppress(store.StoreDown):
+            store.solved_clear(principal.pk)
         return Attempt(Result.ALREADY_SOLVED, ALREADY_SOLVED)
     with contextlib.suppress(store.StoreDown):
         store.solved_clear(principal.pk)  # also drops this attempt's reservation

@@ -90,8 +90,9 @@ def remember(
     with _memo_lock:
         held_version, entries = _memo.get(competition_id, (None, None))
         if held_version != version:
-            if held_version is not None and held_version > version:
-                return value  # a request that read the version before a bump
+            # Whichever version came last wins, older or newer: lookups compare
+            # it, so at worst another request misses. (Keeping the newest would
+            # stick after an outage, whose clock-started versions are larger.)
             entries = OrderedDict()
             _memo[competition_id] = (version, entries)
         entries[key] = (now + seconds, value)

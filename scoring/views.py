@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from audit.services import client_ip
 from challenges.board import Board, Card, player_board
 from challenges.models import Hint
-from scoring.pipeline import submission_attempt
+from scoring.pipeline import ChallengeHidden, submission_attempt
 from scoring.services import hint_unlock
 
 
@@ -29,16 +29,19 @@ def attempt(request: HttpRequest, challenge_id: int) -> HttpResponse:
         question = card.question(request.POST["question"])
         if question is None:
             raise Http404("No such question.")
-    result = submission_attempt(
-        user=request.user,
-        challenge=card.challenge,
-        question=question,
-        flag=request.POST.get("flag", ""),
-        competition=board.competition,
-        principal=board.principal,
-        ip=client_ip(request),
-        user_agent=request.headers.get("User-Agent", ""),
-    )
+    try:
+        result = submission_attempt(
+            user=request.user,
+            challenge=card.challenge,
+            question=question,
+            flag=request.POST.get("flag", ""),
+            competition=board.competition,
+            principal=board.principal,
+            ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    except ChallengeHidden:  # its requirement changed since the page was drawn
+        raise Http404("No such challenge.") from None
     # htmx swaps only 2xx answers; a plain form post gets the real status.
     limited = result.result == "rate_limited"
     status = 429 if limited and not request.htmx else 200

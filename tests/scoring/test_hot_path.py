@@ -27,6 +27,7 @@ from scoring.models import CheatKind, CheatRecord, Result, Solve
 from scoring.services import decoy_create, principal_set_banned, solve_delete
 
 from .factories import (
+    attempt,
     derived,
     flag_of,
     make_challenge,
@@ -93,7 +94,7 @@ def test_a_warm_wrong_flag_costs_one_insert_and_two_redis_calls(
     assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]
     # The cached token and the attempt script (the catalog version was read by
     # the warm-up less than a second ago).
-    assert calls == ["GET", "EVAL"]
+    assert calls == ["GET", "EVALSHA"]
 
 
 def test_a_ban_refuses_the_next_attempt_and_an_unban_lifts_it(
@@ -206,3 +207,17 @@ def test_flags_reindex_reloads_the_flag_index_after_redis_lost_it(needs_redis, d
     owner = store.flag_owner(flag_hash(alpha_flag))
     assert owner == (principal_of(alpha).pk, question_of(per_team).pk, "current")
     assert "flags loaded into Redis" in out.getvalue()
+
+
+def test_a_refused_capped_attempt_does_not_wipe_the_lockout_window(needs_redis, solo):
+    # Three wrong flags in the window lock out (the default); a refusal by the
+    # question's cap gives its place back but must keep the two before it.
+    open_one, capped = make_challenge("Open"), make_challenge("Capped", attempts=1)
+    assert attempt(solo, open_one, "CTF{a}").result == Result.WRONG
+    assert attempt(solo, capped, "CTF{b}").result == Result.WRONG
+    assert attempt(solo, capped, "CTF{c}").result == Result.REFUSED
+
+    third = attempt(solo, open_one, "CTF{d}")
+
+    assert third.result == Result.WRONG and third.retry_after == 30
+    assert attempt(solo, open_one, flag_of(open_one)).result == Result.RATE_LIMITED
