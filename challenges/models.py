@@ -31,8 +31,12 @@ class CompetitionQuerySet(models.QuerySet):
         if competition is None:
             competition, _ = self.get_or_create(
                 is_default=True,
-                defaults={"name": "Main event", "slug": "main",
-                          "play_mode": PlayMode.BOTH})
+                defaults={
+                    "name": "Main event",
+                    "slug": "main",
+                    "play_mode": PlayMode.BOTH,
+                },
+            )
         return competition
 
 

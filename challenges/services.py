@@ -333,6 +333,7 @@ def competition_freeze(*, competition: Competition, actor, at=None) -> Competiti
     at = at or timezone.now()
     Competition.objects.filter(pk=competition.pk).update(freeze_at=at)
     competition.freeze_at = at
+    catalog_changed()  # pages keep the competition in memory under this version
     scheduled = at > timezone.now()
     record(
         EventType.SCOREBOARD_FROZEN,
@@ -354,6 +355,7 @@ def competition_unfreeze(*, competition: Competition, actor) -> Competition:
     """Show the live scoreboard again (or cancel a scheduled freeze)."""
     Competition.objects.filter(pk=competition.pk).update(freeze_at=None)
     competition.freeze_at = None
+    catalog_changed()
     record(
         EventType.SCOREBOARD_FROZEN,
         actor=actor,

@@ -74,6 +74,12 @@ def _generation() -> _Generation:
     return current
 
 
+def current_competition() -> Competition:
+    """The default competition, from this worker's memory (another process's
+    change shows within REVALIDATE_SECONDS, this one's at once)."""
+    return _generation().competition
+
+
 def attempt_target(
     *, user, challenge_id: int
 ) -> tuple[Competition, Challenge | None, Principal | None]:

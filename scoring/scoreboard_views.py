@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from audit.models import EventLog, EventType
 from challenges.models import Competition, Question
+from scoring.hot import current_competition
 from scoring.models import Principal, ScoreEvent, ScoreReason, Solve
 from scoring.scoreboard import (
     KINDS,
@@ -27,7 +28,7 @@ PAGE_SIZE = 50
 
 
 def _options(request: HttpRequest) -> tuple[Competition, str, str | None, bool]:
-    competition = Competition.objects.default()
+    competition = current_competition()
     name = request.GET.get("filter", "all")
     if name not in KINDS:
         name = "all"
@@ -131,7 +132,7 @@ def scoreboard_timeline(request: HttpRequest) -> HttpResponse:
 
 def ctftime_feed(request: HttpRequest) -> HttpResponse:
     """The standings in CTFtime's scoreboard feed format (respects the freeze)."""
-    return _json(ctftime_json(Competition.objects.default()))
+    return _json(ctftime_json(current_competition()))
 
 
 def principal_page(request: HttpRequest, principal_id: int) -> HttpResponse:
