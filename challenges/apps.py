@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class ChallengesConfig(AppConfig):
     name = "challenges"
     verbose_name = "Challenges and competitions"
+
+    def ready(self) -> None:
+        # Connects the receivers that bump the catalog version on admin edits.
+        from challenges import access  # noqa: F401

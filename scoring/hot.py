@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
 from django.db.models import Prefetch
 
 from challenges.access import catalog_version
@@ -33,6 +34,7 @@ REVALIDATE_SECONDS = 1.0
 # not leave a worker on old rows for good.
 MAX_AGE_SECONDS = 60
 MAX_PRINCIPALS = 100_000  # about 30 MB; past it the cache starts again
+PRINCIPAL_SECONDS = 3600
 
 
 @dataclass
@@ -106,17 +108,37 @@ def attempt_target(
     return competition, challenge, _principal(generation, user)
 
 
+def principal_key(competition_id: int, kind: str, ident: int) -> str:
+    """The shared cache key of a principal's identity (team or user id)."""
+    return f"hot:principal:{competition_id}:{kind}:{ident}"
+
+
 def _principal(generation: _Generation, user) -> Principal | None:
     competition = generation.competition
     plays_as = competition.plays_as(user)
     if plays_as is None:
         return None
     principals = generation.principals
-    key = (competition.pk, plays_as, user.team_id if plays_as == "team" else user.pk)
+    ident = user.team_id if plays_as == "team" else user.pk
+    key = (competition.pk, plays_as, ident)
     principal = principals.get(key)
     if principal is None:
-        principal = principal_resolve(user=user, competition=competition)
-        if principal is None or generation.version is None:
+        # Every worker meets every principal: share the identity through the
+        # cache, so a worker's first attempt of a team costs no SQL either.
+        shared = principal_key(competition.pk, plays_as, ident)
+        principal = cache.get(shared)
+        if principal is None:
+            principal = principal_resolve(user=user, competition=competition)
+            if principal is None:
+                return None
+            # With its team or player loaded: the audit names it on a solve.
+            principal = (
+                Principal.objects.select_related("team", "user")
+                .defer("user__password")  # never in the cache
+                .get(pk=principal.pk)
+            )
+            cache.set(shared, principal, PRINCIPAL_SECONDS)
+        if generation.version is None:
             return principal
         with _lock:
             if len(principals) >= MAX_PRINCIPALS:

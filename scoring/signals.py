@@ -1,5 +1,6 @@
 """Receivers: scoring reacts to other apps' events through their signals."""
 
+from django.core.cache import cache
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
@@ -7,6 +8,7 @@ from challenges.access import catalog_changed
 from challenges.models import Competition, Question
 from challenges.signals import challenges_published
 from scoring.flags import flags_prederive
+from scoring.hot import principal_key
 from scoring.models import Principal
 
 
@@ -24,8 +26,15 @@ def prederive_published(sender, challenge_ids: list[int], **kwargs) -> None:
 @receiver(
     m2m_changed, sender=Competition.challenges.through, dispatch_uid="hot_set_changed"
 )
-@receiver(post_delete, sender=Principal, dispatch_uid="hot_principal_deleted")
 def attempt_data_written(sender, **kwargs) -> None:
-    """Attempts keep competitions, challenge sets and principals under the
-    catalog version (`scoring.hot`): an admin edit or deletion bumps it."""
+    """Attempts keep competitions and challenge sets under the catalog version
+    (`scoring.hot`): an admin edit bumps it."""
     catalog_changed()
+
+
+@receiver(post_delete, sender=Principal, dispatch_uid="hot_principal_deleted")
+def principal_deleted(sender, instance: Principal, **kwargs) -> None:
+    """No worker may keep scoring for a principal that is gone."""
+    ident = instance.team_id if instance.kind == "team" else instance.user_id
+    cache.delete(principal_key(instance.competition_id, instance.kind, ident))
+    catalog_changed()  # the per-worker copies live under the catalog version
