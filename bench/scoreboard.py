@@ -310,7 +310,6 @@ def breakdown(args, world) -> None:
     """The cold path's parts, and what a warm hit costs."""
     from django.contrib.auth.models import AnonymousUser
     from django.core.cache import cache
-    from django.db import connection
     from django.template.loader import render_to_string
     from django.test import RequestFactory
 
@@ -369,22 +368,7 @@ def breakdown(args, world) -> None:
 
     part("chart_json() cold board warm (build + encode; once per version)", chart_cold)
     part("chart_json() warm (memory)", lambda: sb.chart_json(competition))
-    qs = (
-        sb._public(competition, None)
-        .order_by("-score_total", sb.F("last_solve_at").asc(nulls_last=True), "pk")
-        .values_list(
-            "pk",
-            "team__name",
-            "user__username",
-            "kind",
-            "score_total",
-            "solve_count",
-            "last_solve_at",
-        )
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN ANALYZE " + str(qs.query))
-        plan = [r[0] for r in cursor.fetchall()]
+    plan = sb.live_rows(competition, None).explain(analyze=True).splitlines()
     print(
         f"\n## Where a cold board goes ({len(rows)} rows, pickled "
         f"{len(pickle.dumps(tuples))} bytes as tuples; p50 ms)\n"

@@ -15,9 +15,9 @@ submissions/s with a p99 under 50 ms (CTFd 3.8: ~50/s, p50 ~330 ms, p99 ~850 ms)
    runs wrk with bench/submissions/attempt.lua at `--connections` for
    `--warmup` seconds (long enough that every principal was seen: the state of
    an event under way), then `--duration` seconds, with the competition's rate
-   limit at `--rate-limit` (lockouts off by default, so the mix is what was sent), and records req/s, latency
-   percentiles, the answers, new Submission rows by result and the CPU used per
-   process group.
+   limit at `--rate-limit` (lockouts off by default, so the mix is what was
+   sent), and records req/s, latency percentiles, the answers, new Submission
+   rows by result and the CPU used per process group.
 4. Re-runs the best configuration under `py-spy record --idle` (every worker)
    and prints where the workers spend their time.
 5. Stops gunicorn, wrk and py-spy, drops the database.

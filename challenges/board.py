@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.db.models import Prefetch
-from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from challenges.access import Access, RequirementContext, challenge_access
@@ -41,7 +40,7 @@ class Card:
 
     def question(self, question_id) -> Question | None:
         """One of this challenge's questions by id (as int or text), or None."""
-        return next((q for q in self.questions if str(q.pk) == str(question_id)), None)
+        return self.challenge.question(question_id)
 
 
 def current_points(challenge: Challenge, solve_count: int) -> int:
@@ -101,8 +100,7 @@ class Board:
     @property
     def not_started(self) -> bool:
         """Before the start players see no challenges (staff see them all)."""
-        starts = self.competition.starts_at
-        return bool(starts and starts > timezone.now() and not self.user.is_staff)
+        return self.competition.not_started_for(self.user)
 
     def cards(self) -> list[Card]:
         """Every challenge the player may see listed (hidden-when-locked ones drop)."""

@@ -237,6 +237,11 @@ class Challenge(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("challenges:detail", args=[self.pk])
 
+    def question(self, question_id) -> "Question | None":
+        """One of its questions by id (as int or text), or None; uses a prefetch."""
+        questions = self.questions.all()
+        return next((q for q in questions if str(q.pk) == str(question_id)), None)
+
 
 class FlagKind(models.TextChoices):
     STATIC = "static", "Static (exact)"

@@ -62,10 +62,7 @@ class AttemptView(APIView):
             raise Http404
         question = None
         if "question" in data.validated_data:
-            wanted = data.validated_data["question"]
-            question = next(
-                (q for q in challenge.questions.all() if q.pk == wanted), None
-            )
+            question = challenge.question(data.validated_data["question"])
             if question is None:
                 raise Http404
         try:

@@ -5,9 +5,10 @@ challenge with its questions are reloaded after the catalog version changes
 (`challenges.access.catalog_changed`: every write to a challenge, question or
 competition, and every deleted principal, bumps it in every process through the
 shared cache; the version is asked for at most once a second) and at least every
-MAX_AGE_SECONDS. A principal's identity (which
-team or player it stands for) never changes once created, so that row is kept
-until the version changes. What does change is never read from here: the ban
+MAX_AGE_SECONDS. A principal's identity (which team or player it stands for)
+never changes once created, so that row is kept until the version changes, and
+shared between workers through the cache for PRINCIPAL_SECONDS (a deletion
+drops both, `principal_forget`). What does change is never read from here: the ban
 comes from Redis or the database on every attempt (the pipeline), the score is
 read again when a requirement needs it.
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from django.core.cache import cache
 from django.db.models import Prefetch
 
-from challenges.access import catalog_version
+from challenges.access import catalog_changed, catalog_version
 from challenges.models import Challenge, Competition, Question
 from scoring.models import Principal
 from scoring.services import principal_resolve
@@ -108,9 +109,16 @@ def attempt_target(
     return competition, challenge, _principal(generation, user)
 
 
-def principal_key(competition_id: int, kind: str, ident: int) -> str:
+def _principal_key(competition_id: int, kind: str, ident: int) -> str:
     """The shared cache key of a principal's identity (team or user id)."""
     return f"hot:principal:{competition_id}:{kind}:{ident}"
+
+
+def principal_forget(principal: Principal) -> None:
+    """No worker may keep scoring for a principal that is gone."""
+    ident = principal.team_id if principal.kind == "team" else principal.user_id
+    cache.delete(_principal_key(principal.competition_id, principal.kind, ident))
+    catalog_changed()  # the per-worker copies live under the catalog version
 
 
 def _principal(generation: _Generation, user) -> Principal | None:
@@ -125,7 +133,7 @@ def _principal(generation: _Generation, user) -> Principal | None:
     if principal is None:
         # Every worker meets every principal: share the identity through the
         # cache, so a worker's first attempt of a team costs no SQL either.
-        shared = principal_key(competition.pk, plays_as, ident)
+        shared = _principal_key(competition.pk, plays_as, ident)
         principal = cache.get(shared)
         if principal is None:
             principal = principal_resolve(user=user, competition=competition)

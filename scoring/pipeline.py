@@ -11,8 +11,8 @@
 
 The flag form, the API and tests all call `submission_attempt`. With Redis up,
 steps 1 (the ban), 2 and 3 and the look-ups of steps 4 and 7 are one Redis
-script (`store.attempt_begin`), so a wrong flag costs that, one INSERT and one
-settling call. With Redis down every step reads the database instead.
+script (`store.attempt_begin`), so a wrong flag costs that and one INSERT. With
+Redis down every step reads the database instead.
 """
 
 import contextlib
@@ -374,11 +374,13 @@ def _score(principal: Principal, question: Question, competition, meta) -> Attem
                 },
             )
     except IntegrityError:  # a teammate's copy of the same flag won the race
-        with contextlib.suppress(store.StoreDown):
-            store.solved_clear(principal.pk)
-        return Attempt(Result.ALREADY_SOLVED, ALREADY_SOLVED)
+        solve = None
+    # The flag was right either way: clear the window, this attempt's place in
+    # it and the solved copy.
     with contextlib.suppress(store.StoreDown):
-        store.solved_clear(principal.pk)  # also drops this attempt's reservation
+        store.solved_clear(principal.pk)
+    if solve is None:
+        return Attempt(Result.ALREADY_SOLVED, ALREADY_SOLVED)
     message = (
         f"Correct! +{value} points"
         + (f" and a first-blood bonus of {bonus}" if bonus else "")

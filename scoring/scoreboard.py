@@ -180,12 +180,15 @@ def _names(principals) -> dict[int, tuple[str, str]]:
     }
 
 
-def _live(competition, kind: str | None) -> list[tuple]:
-    # Ordered in SQL; the denormalised solve_count spares a join with every
-    # solve. The last solve comes as an interval since EPOCH: Django's
-    # timestamptz loader is pure Python and took half of this function's time
-    # for 10,000 rows, psycopg loads intervals in C.
-    rows = (
+def live_rows(competition, kind: str | None):
+    """The ranked public principals as one query (also what bench/ explains).
+
+    Ordered in SQL; the denormalised solve_count spares a join with every
+    solve. The last solve comes as an interval since EPOCH: Django's timestamptz
+    loader is pure Python and took half of `_live`'s time for 10,000 rows,
+    psycopg loads intervals in C.
+    """
+    return (
         _public(competition, kind)
         .order_by("-score_total", F("last_solve_at").asc(nulls_last=True), "pk")
         .annotate(since=F("last_solve_at") - EPOCH)
@@ -199,6 +202,10 @@ def _live(competition, kind: str | None) -> list[tuple]:
             "since",
         )
     )
+
+
+def _live(competition, kind: str | None) -> list[tuple]:
+    rows = live_rows(competition, kind)
     return [
         (
             rank,

@@ -1,6 +1,5 @@
 """Receivers: scoring reacts to other apps' events through their signals."""
 
-from django.core.cache import cache
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
@@ -8,7 +7,7 @@ from challenges.access import catalog_changed
 from challenges.models import Competition, Question
 from challenges.signals import challenges_published
 from scoring.flags import flags_prederive
-from scoring.hot import principal_key
+from scoring.hot import principal_forget
 from scoring.models import Principal
 
 
@@ -34,7 +33,4 @@ def attempt_data_written(sender, **kwargs) -> None:
 
 @receiver(post_delete, sender=Principal, dispatch_uid="hot_principal_deleted")
 def principal_deleted(sender, instance: Principal, **kwargs) -> None:
-    """No worker may keep scoring for a principal that is gone."""
-    ident = instance.team_id if instance.kind == "team" else instance.user_id
-    cache.delete(principal_key(instance.competition_id, instance.kind, ident))
-    catalog_changed()  # the per-worker copies live under the catalog version
+    principal_forget(instance)

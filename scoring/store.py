@@ -64,8 +64,7 @@ def _run(r, script: str, keys: list, args: list):
 
 def flag_get(principal_id: int, question_id: int) -> str | None:
     """The principal's current flag for the question, if Redis has it."""
-    value = _call(lambda r: r.hget(f"team_flags:{principal_id}", question_id))
-    return value.decode() if value is not None else None
+    return _text(_call(lambda r: r.hget(f"team_flags:{principal_id}", question_id)))
 
 
 def flags_put(entries: list[tuple[int, int, str, str, str]]) -> None:
