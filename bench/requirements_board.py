@@ -124,7 +124,7 @@ def grow(start: int, stop: int, principal, rivals, rng: random.Random) -> None:
         solves += [Solve(principal=r, question=q) for r in rivals if rng.random() < 0.2]
     Solve.objects.bulk_create(solves)
     type(principal).objects.filter(pk=principal.pk).update(
-        score_total=F("score_total") + points
+        ledger_total=F("ledger_total") + points
     )
     principal.refresh_from_db()
 

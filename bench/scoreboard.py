@@ -442,7 +442,7 @@ def invalidation(world) -> None:
     )
     Principal.objects.bulk_create(
         Principal(
-            competition=other, kind=PrincipalKind.SOLO, user=u, score_total=100 * i
+            competition=other, kind=PrincipalKind.SOLO, user=u, ledger_total=100 * i
         )
         for i, u in enumerate(users)
     )

@@ -38,7 +38,7 @@ from challenges.models import Challenge, ChallengeState, LockedVisibility, Quest
 from requirements.compiled import compile_requirement, explain_requirement
 from requirements.lispish import EvalError, LispIshError
 from requirements.lispish.timeutil import to_epoch
-from scoring.models import Solve
+from scoring.models import Principal, QuestionTally, Solve
 
 CATALOG_VERSION_KEY = "challenges:catalog-version"
 
@@ -178,7 +178,9 @@ def _player_facts_sql() -> str:
     """One UNION ALL of (kind, three numbers, a text) rows: one round trip.
 
     Raw SQL because the ORM takes longer to build this union than the database
-    takes to answer it. Parameters: the user, the principal, the team (or NULL).
+    takes to answer it. Parameters: the user, the principal (twice), the team
+    (or NULL). Each solve row carries its dynamic drift and a 'score' row the
+    ledger total: their sum is the score (as `Principal.objects.with_score`).
     """
     models = {
         "challenge": Challenge,
@@ -188,6 +190,8 @@ def _player_facts_sql() -> str:
         "member": Cohort.members.through,
         "user": User,
         "team": Team,
+        "principal": Principal,
+        "tally": QuestionTally,
     }
     tables = {k: connection.ops.quote_name(m._meta.db_table) for k, m in models.items()}
     # Table names come from the models; every value is a parameter.
@@ -202,9 +206,15 @@ def _player_facts_sql() -> str:
         FROM {cohort} c JOIN {member} m ON m.cohort_id = c.id
         WHERE m.user_id = %s
         UNION ALL
-        SELECT 'solve', s.question_id, q.challenge_id, 0, ''
+        SELECT 'solve', s.question_id, q.challenge_id,
+            COALESCE(t.value - s.points, 0), ''
         FROM {solve} s JOIN {question} q ON q.id = s.question_id
+        JOIN {principal} p ON p.id = s.principal_id
+        LEFT JOIN {tally} t
+            ON t.question_id = s.question_id AND t.competition_id = p.competition_id
         WHERE s.principal_id = %s
+        UNION ALL
+        SELECT 'score', p.ledger_total, 0, 0, '' FROM {principal} p WHERE p.id = %s
         UNION ALL
         SELECT 'team', (SELECT COUNT(*) FROM {user} u WHERE u.team_id = t.id),
             0, 0, t.name
@@ -221,22 +231,26 @@ class PlayerFacts:
     cohort_names: frozenset[str]
     team_name: str
     team_size: int
+    score: int
     fingerprint: tuple  # of the catalog, see `_catalog_for`
 
     @classmethod
     def load(cls, user, principal) -> "PlayerFacts":
         team_id = principal.team_id if principal is not None else None
+        principal_id = principal.pk if principal else None
         with connection.cursor() as cursor:
             cursor.execute(
-                _player_facts_sql(),
-                [user.pk, principal.pk if principal else None, team_id],
+                _player_facts_sql(), [user.pk, principal_id, principal_id, team_id]
             )
             rows = cursor.fetchall()
         solves, cohort_ids, cohort_names = [], set(), set()
-        team_name, team_size, fingerprint = "", 0, ()
+        team_name, team_size, score, fingerprint = "", 0, 0, ()
         for kind, a, b, c, name in rows:
             if kind == "solve":
                 solves.append((a, b))
+                score += c
+            elif kind == "score":
+                score += a
             elif kind == "cohort":
                 cohort_ids.add(a)
                 cohort_names.add(normalize_name(name))
@@ -250,6 +264,7 @@ class PlayerFacts:
             frozenset(cohort_names),
             team_name,
             team_size,
+            score,
             fingerprint,
         )
 
@@ -320,14 +335,14 @@ class RequirementContext:
 
     def functions(self) -> dict[str, Callable[[list], object]]:
         """The mapping `Expression.evaluate` takes."""
-        user, principal, now = self.user, self.principal, self.now.timestamp()
+        user, now = self.user, self.now.timestamp()
         # The team counts only when the player plays as it (not in solo events),
         # which is when the principal has one: `_player` reads only that team.
         return {
             "USER-NAME": lambda args: user.username,
             "USER-ID": lambda args: user.pk,
             "USER-EMAIL": lambda args: user.email,
-            "USER-SCORE": lambda args: principal.score_total if principal else 0,
+            "USER-SCORE": lambda args: self._player.score,
             "TEAM-NAME": lambda args: self._player.team_name,
             "TEAM-SIZE": lambda args: self._player.team_size,
             "SOLVES": self._solves,

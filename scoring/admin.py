@@ -57,7 +57,7 @@ class PrincipalAdmin(admin.ModelAdmin):
         "__str__",
         "kind",
         "competition",
-        "score_total",
+        "score",
         "last_solve_at",
         "is_banned",
         "is_hidden",
@@ -70,7 +70,8 @@ class PrincipalAdmin(admin.ModelAdmin):
         "kind",
         "team",
         "user",
-        "score_total",
+        "score",
+        "ledger_total",
         "solve_count",
         "last_solve_at",
         "is_banned",
@@ -82,6 +83,13 @@ class PrincipalAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).with_score()
+
+    @admin.display(description="score", ordering="score")
+    def score(self, principal: Principal) -> int:
+        return principal.score
 
     def _toggle(self, request, queryset, **change) -> None:
         done = 0

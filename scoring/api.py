@@ -12,6 +12,7 @@ from audit.services import client_ip
 from challenges.models import Competition
 from scoring.hot import attempt_target
 from scoring.pipeline import ChallengeHidden, submission_attempt
+from scoring.selectors import principal_score
 from scoring.services import principal_resolve
 
 
@@ -24,6 +25,7 @@ class MeView(APIView):
             user=user, competition=Competition.objects.default()
         )
         data = MeSerializer(user).data
+        score = principal_score(principal) if principal else 0
         data["principal"] = (
             None
             if principal is None
@@ -31,11 +33,11 @@ class MeView(APIView):
                 "id": principal.pk,
                 "kind": principal.kind,
                 "name": str(principal),
-                "score": principal.score_total,
+                "score": score,
                 "banned": principal.is_banned,
             }
         )
-        data["score"] = principal.score_total if principal else 0
+        data["score"] = score
         return Response(data)
 
 

@@ -1,17 +1,14 @@
 """The score ledger: append-only ScoreEvents, totals kept with SQL expressions,
-and dynamic values that follow every change in the number of public solvers."""
+and the scores they add up to with dynamic values (`scoring.tallies`)."""
 
 import math
 
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, Sum
+from django.db.models import Case, Count, F, IntegerField, Max, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
-from challenges.models import Question
-from scoring.models import Principal, ScoreEvent, ScoreReason, Solve
-from scoring.values import dynamic_value
-
-PUBLIC = Q(principal__is_hidden=False, principal__is_banned=False)
+from scoring.models import Principal, QuestionTally, ScoreEvent, ScoreReason, Solve
+from scoring.tallies import tallies_recount, value_of
 
 
 def ledger_write(
@@ -23,23 +20,39 @@ def ledger_write(
     note: str = "",
     actor=None,
     solved_at=None,
-) -> ScoreEvent | None:
-    """Append one event and move the principal's total by the same delta.
+    bonus: int = 0,
+) -> None:
+    """Append the event (and a first-blood `bonus` event beside it) and move the
+    principal's ledger total by the same amount, in one INSERT and one UPDATE.
 
     An event with `solved_at` records a solve: it also counts the solve and moves
     the last solve time, in the same UPDATE.
     """
     if delta == 0 and reason != ScoreReason.SOLVE:
-        return None
-    event = ScoreEvent.objects.create(
-        principal_id=principal_id,
-        delta=delta,
-        reason=reason,
-        question=question,
-        note=note,
-        actor=actor,
-    )
-    updates = {"score_total": F("score_total") + delta}
+        return
+    events = [
+        ScoreEvent(
+            principal_id=principal_id,
+            delta=delta,
+            reason=reason,
+            question=question,
+            note=note,
+            actor=actor,
+            **({"created_at": solved_at} if solved_at else {}),
+        )
+    ]
+    if bonus:
+        events.append(
+            ScoreEvent(
+                principal_id=principal_id,
+                delta=bonus,
+                reason=ScoreReason.FIRST_BLOOD,
+                question=question,
+                created_at=events[0].created_at,
+            )
+        )
+    ScoreEvent.objects.bulk_create(events)
+    updates = {"ledger_total": F("ledger_total") + delta + bonus}
     if solved_at is not None:
         # Greatest keeps the latest solve even if commits land out of order.
         updates["last_solve_at"] = Greatest(
@@ -47,63 +60,9 @@ def ledger_write(
         )
         updates["solve_count"] = F("solve_count") + 1
     Principal.objects.filter(pk=principal_id).update(**updates)
-    return event
 
 
-def public_solve_count(question) -> int:
-    return Solve.objects.filter(PUBLIC, question=question).count()
-
-
-def question_value(question, public_solves: int | None = None) -> int:
-    """What `question` is worth now (its static points, or the decayed value)."""
-    challenge = question.challenge
-    if challenge.type != "dynamic" or challenge.decay_initial is None:
-        return question.points
-    if public_solves is None:
-        public_solves = public_solve_count(question)
-    return dynamic_value(
-        initial=challenge.decay_initial,
-        decay=challenge.decay_decay or 0,
-        minimum=challenge.decay_minimum or 0,
-        function=challenge.decay_function or "logarithmic",
-        solves=public_solves,
-    )
-
-
-def question_value_sync(question) -> int:
-    """Bring every solver's points for a dynamic question to its current value.
-
-    Writes one `decay` event per solver whose solve+decay events no longer add
-    up to the value. Call it inside the transaction that changed the solvers.
-    """
-    if question.challenge.type != "dynamic":
-        return 0
-    value = question_value(question)
-    held = dict(
-        ScoreEvent.objects.filter(
-            question=question, reason__in=[ScoreReason.SOLVE, ScoreReason.DECAY]
-        )
-        .values("principal_id")
-        .annotate(total=Sum("delta"))
-        .values_list("principal_id", "total")
-    )
-    changed = 0
-    for principal_id in Solve.objects.filter(question=question).values_list(
-        "principal_id", flat=True
-    ):
-        delta = value - held.get(principal_id, 0)
-        if delta:
-            ledger_write(
-                principal_id=principal_id,
-                delta=delta,
-                reason=ScoreReason.DECAY,
-                question=question,
-            )
-            changed += 1
-    return changed
-
-
-def first_blood_bonus(*, competition, question, rank: int, value: int) -> int:
+def first_blood_bonus(*, competition, rank: int, value: int) -> int:
     """The bonus of the `rank`-th public solver (1-based), from the competition."""
     bonuses = competition.first_blood_bonuses or []
     if rank < 1 or rank > len(bonuses):
@@ -111,17 +70,30 @@ def first_blood_bonus(*, competition, question, rank: int, value: int) -> int:
     return math.ceil(value * float(bonuses[rank - 1]) / 100)
 
 
-def principal_dynamic_questions(principal: Principal):
-    """Dynamic questions `principal` solved (their values move when it is banned)."""
-    return Question.objects.filter(
-        solves__principal=principal, challenge__type="dynamic"
-    ).select_related("challenge")
+def drifts(solves, values: dict[int, int]) -> dict[int, int]:
+    """principal id -> what its dynamic solves among `solves` gained or lost
+    since they were credited, with the questions worth `values`."""
+    if not values:
+        return {}
+    worth = Case(
+        *(When(question_id=q, then=Value(v)) for q, v in values.items()),
+        output_field=IntegerField(),
+    )
+    return dict(
+        solves.filter(question_id__in=list(values))
+        .values("principal")
+        .annotate(drift=Sum(worth - F("points")))
+        .values_list("principal", "drift")
+    )
 
 
 @transaction.atomic
 def scores_verify(*, fix: bool = False) -> list[dict]:
-    """Compare every total, last solve and solve count with the ledger and the
-    solves; with `fix`, repair the drift."""
+    """Compare every ledger total, last solve and solve count with the ledger and
+    the solves, and every tally with the solves; with `fix`, repair the drift.
+
+    Each row found has a `kind` ("principal" or "tally") and a `message`.
+    """
     ledger = dict(
         ScoreEvent.objects.values("principal_id")
         .annotate(total=Sum("delta"))
@@ -137,24 +109,56 @@ def scores_verify(*, fix: bool = False) -> list[dict]:
     for principal in Principal.objects.select_for_update().order_by("pk"):
         want_total = ledger.get(principal.pk, 0)
         want_last, want_count = solves.get(principal.pk, (None, 0))
-        have = (principal.score_total, principal.last_solve_at, principal.solve_count)
+        have = (principal.ledger_total, principal.last_solve_at, principal.solve_count)
         if have != (want_total, want_last, want_count):
             drift.append(
                 {
+                    "kind": "principal",
                     "principal": principal.pk,
-                    "name": str(principal),
-                    "total": principal.score_total,
-                    "ledger": want_total,
-                    "last_solve_at": principal.last_solve_at,
-                    "ledger_last_solve_at": want_last,
-                    "solve_count": principal.solve_count,
-                    "solves": want_count,
+                    "message": f"{principal} (#{principal.pk}): total "
+                    f"{principal.ledger_total}, ledger {want_total}; last solve "
+                    f"{principal.last_solve_at}, ledger {want_last}; solve count "
+                    f"{principal.solve_count}, solves {want_count}",
                 }
             )
             if fix:
                 Principal.objects.filter(pk=principal.pk).update(
-                    score_total=want_total,
+                    ledger_total=want_total,
                     last_solve_at=want_last,
                     solve_count=want_count,
+                )
+    return drift + _tallies_verify(fix=fix)
+
+
+def _tallies_verify(*, fix: bool) -> list[dict]:
+    public = {
+        (competition_id, question_id): n
+        for competition_id, question_id, n in Solve.objects.filter(
+            principal__is_hidden=False, principal__is_banned=False
+        )
+        .values("principal__competition", "question")
+        .annotate(n=Count("pk"))
+        .values_list("principal__competition", "question", "n")
+    }
+    drift = []
+    tallies = QuestionTally.objects.select_related("question__challenge").order_by(
+        "question_id", "competition_id"
+    )
+    for tally in tallies:
+        solves = public.get((tally.competition_id, tally.question_id), 0)
+        value = value_of(tally.question, solves)
+        if (tally.public_solves, tally.value) != (solves, value):
+            drift.append(
+                {
+                    "kind": "tally",
+                    "question": tally.question_id,
+                    "message": f"{tally.question} (question #{tally.question_id}): "
+                    f"{tally.public_solves} public solve(s) counted, {solves} "
+                    f"found; value {tally.value}, expected {value}",
+                }
+            )
+            if fix:
+                tallies_recount(
+                    competition_id=tally.competition_id, questions=[tally.question]
                 )
     return drift

@@ -1,18 +1,35 @@
-"""Who scores (principals) and what they solved.
-
-The submission pipeline, flags and the ledger come with the scoring issue; these
-two tables are what the challenge board and requirements read already.
-"""
+"""Who scores (principals), what they solved, the flags they are expected to
+submit, the score ledger and each question's tally of solvers and value."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 
 class PrincipalKind(models.TextChoices):
     TEAM = "team", "Team"
     SOLO = "solo", "Solo player"
+
+
+class PrincipalQuerySet(models.QuerySet):
+    def with_score(self) -> "PrincipalQuerySet":
+        """Annotate `score`: the ledger total plus what the principal's dynamic
+        solves gained or lost since (each holds its question's current value)."""
+        tally = QuestionTally.objects.filter(
+            competition=OuterRef("principal__competition"),
+            question=OuterRef("question"),
+        ).values("value")[:1]
+        drift = (
+            Solve.objects.filter(principal=OuterRef("pk"))
+            .annotate(now=Subquery(tally))
+            .filter(now__isnull=False)
+            .values("principal")
+            .annotate(drift=Sum(F("now") - F("points")))
+            .values("drift")
+        )
+        return self.annotate(score=F("ledger_total") + Coalesce(Subquery(drift), 0))
 
 
 class Principal(models.Model):
@@ -36,13 +53,16 @@ class Principal(models.Model):
         on_delete=models.PROTECT,
         related_name="solo_principals",
     )
-    # Denormalised from the ledger and the solves; written only with SQL expressions.
-    score_total = models.IntegerField(default=0)
+    # Denormalised from the ledger and the solves; written only with SQL
+    # expressions. The score is this plus the dynamic drift (`with_score`).
+    ledger_total = models.IntegerField(default=0)
     last_solve_at = models.DateTimeField(null=True, blank=True)
     solve_count = models.IntegerField(default=0)
     is_hidden = models.BooleanField(default=False)
     is_banned = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = PrincipalQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -89,6 +109,9 @@ class Solve(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # The question's value this solve was credited with; for a dynamic question
+    # the solver holds the current value, so it gained (tally value - points).
+    points = models.IntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -185,6 +208,8 @@ class Submission(models.Model):
 
 class ScoreReason(models.TextChoices):
     SOLVE = "solve", "Solve"
+    # Per-solver decay events were written before the value history (ValueChange)
+    # took their place; migrated ledgers still hold them.
     DECAY = "decay", "Dynamic value adjustment"
     FIRST_BLOOD = "first_blood", "First-blood bonus"
     HINT = "hint", "Hint unlocked"
@@ -192,7 +217,9 @@ class ScoreReason(models.TextChoices):
 
 
 class ScoreEvent(models.Model):
-    """An append-only score delta; every total is the sum of its principal's events."""
+    """An append-only score delta. A principal's score is the sum of its events
+    plus, for each dynamic question it solved, the value changes since
+    (ValueChange): a new solve writes no row for the earlier solvers."""
 
     principal = models.ForeignKey(
         Principal, on_delete=models.CASCADE, related_name="score_events"
@@ -348,3 +375,54 @@ class FrozenStanding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal} at {self.freeze_at}: {self.score}"
+
+
+class QuestionTally(models.Model):
+    """A question's public solvers and current value in one competition.
+
+    Every solve of the question locks this row before its principal's, so first
+    bloods and values follow commit order and no two solves lock rows in
+    opposite orders. `value` is set for dynamic questions only.
+    """
+
+    competition = models.ForeignKey(
+        "challenges.Competition", on_delete=models.CASCADE, related_name="+"
+    )
+    question = models.ForeignKey(
+        "challenges.Question", on_delete=models.CASCADE, related_name="tallies"
+    )
+    public_solves = models.PositiveIntegerField(default=0)
+    value = models.IntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["competition", "question"], name="scoring_one_tally"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question}: {self.public_solves} public solve(s)"
+
+
+class ValueChange(models.Model):
+    """The value history of a dynamic question: one row per change (a solve, a
+    ban, a hidden principal, a removed solve, a new decay setting). Frozen
+    standings and score charts read the value as it stood at a time here."""
+
+    competition = models.ForeignKey(
+        "challenges.Competition", on_delete=models.CASCADE, related_name="+"
+    )
+    question = models.ForeignKey(
+        "challenges.Question", on_delete=models.CASCADE, related_name="+"
+    )
+    value = models.IntegerField()
+    public_solves = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["competition", "question", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.question} worth {self.value} from {self.created_at}"

@@ -18,11 +18,13 @@ Redis down every step reads the database instead.
 import contextlib
 import hashlib
 import hmac
+import random
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -33,13 +35,7 @@ from challenges.models import Competition, Question
 from scoring import anticheat, store
 from scoring.decoys import decoy_hashes_of
 from scoring.flags import expected_flag
-from scoring.ledger import (
-    first_blood_bonus,
-    ledger_write,
-    public_solve_count,
-    question_value,
-    question_value_sync,
-)
+from scoring.ledger import first_blood_bonus, ledger_write
 from scoring.models import (
     AttemptReset,
     Principal,
@@ -51,10 +47,12 @@ from scoring.models import (
 from scoring.scoreboard import standings_changed
 from scoring.selectors import solved_question_ids
 from scoring.services import principal_resolve
+from scoring.tallies import principal_lock, tally_take
 
 MAX_FLAG_BYTES = 1024
-# First key of the PostgreSQL advisory locks that queue a principal's attempts.
-ADVISORY_NAMESPACE = 7311
+SCORE_TRIES = 3  # a correct flag's transaction, if the database aborts it
+# PostgreSQL's deadlock_detected and serialization_failure.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
 
 
 class ChallengeHidden(Exception):
@@ -168,8 +166,6 @@ def submission_attempt(
     principal = principal or principal_resolve(user=user, competition=competition)
     locked = False
     if challenge.requirement and not user.is_staff:
-        if principal is not None:
-            principal.refresh_from_db(fields=["score_total"])  # USER-SCORE reads it
         access = challenge_access(challenge, RequirementContext(user, principal))
         if not access.is_listed:
             raise ChallengeHidden(challenge.pk)
@@ -193,7 +189,7 @@ def submission_attempt(
     except store.StoreDown:
         # The database replays every step, one request per principal at a time.
         with transaction.atomic():
-            _serialize(principal)
+            principal_lock(principal.pk)
             return _db_attempt(principal, question, competition, meta, typed)
     if begin.state == "banned":
         return _refuse(meta, BANNED)
@@ -269,17 +265,6 @@ def _rate_limited(meta: dict, left: int) -> Attempt:
     )
 
 
-def _serialize(principal: Principal) -> None:
-    """Queue this principal's attempts while Redis is down (PostgreSQL advisory
-    lock until commit; SQLite runs one writer at a time anyway)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)",
-                [ADVISORY_NAMESPACE, principal.pk],
-            )
-
-
 def _check(
     principal: Principal,
     question: Question,
@@ -313,74 +298,80 @@ def _check(
 
 
 def _score(principal: Principal, question: Question, competition, meta) -> Attempt:
-    """6. Correct: one transaction; the Solve constraint makes a race score once."""
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            # Solves of one question queue here, so first blood and decay follow
-            # commit order.
-            Question.objects.select_for_update().filter(pk=question.pk).first()
-            # The ban is read again here: the caller's copy may be older.
-            banned, hidden = Principal.objects.values_list(
-                "is_banned", "is_hidden"
-            ).get(pk=principal.pk)
-            if banned:
-                return _refuse(meta, BANNED)
-            solve = Solve.objects.create(
-                principal=principal,
-                question=question,
-                user=meta["user"],
-                created_at=now,
-            )
-            public = not hidden
-            solvers = public_solve_count(question)
-            value = question_value(question, solvers)
-            Submission.objects.create(result=Result.CORRECT, points=value, **meta)
-            ledger_write(
-                principal_id=principal.pk,
-                delta=value,
-                reason=ScoreReason.SOLVE,
-                question=question,
-                solved_at=now,
-            )
-            bonus = first_blood_bonus(
-                competition=competition,
-                question=question,
-                rank=solvers if public else 0,
-                value=value,
-            )
-            if bonus:
-                ledger_write(
-                    principal_id=principal.pk,
-                    delta=bonus,
-                    reason=ScoreReason.FIRST_BLOOD,
-                    question=question,
-                )
-            question_value_sync(question)
-            standings_changed(competition.pk)
-            record(
-                EventType.CHALLENGE_SOLVED,
-                actor=meta["user"],
-                principal=principal,
-                team=principal.team_id,
-                subject=str(principal),
-                ip=meta["ip"],
-                details={
-                    "challenge": question.challenge_id,
-                    "question": question.pk,
-                    "points": value,
-                    "first_blood_bonus": bonus,
-                    "solve": solve.pk,
-                },
-            )
-    except IntegrityError:  # a teammate's copy of the same flag won the race
-        solve = None
-    # The flag was right either way: clear the window, this attempt's place in
-    # it and the solved copy.
-    with contextlib.suppress(store.StoreDown):
-        store.solved_clear(principal.pk)
-    if solve is None:
-        return Attempt(Result.ALREADY_SOLVED, ALREADY_SOLVED)
+    """6. Correct: one transaction, retried if the database still aborts it."""
+    for attempt in range(1, SCORE_TRIES + 1):
+        try:
+            with transaction.atomic():
+                answer = _score_once(principal, question, competition, meta)
+        except IntegrityError:  # a teammate's copy of the same flag won the race
+            answer = Attempt(Result.ALREADY_SOLVED, ALREADY_SOLVED)
+        except OperationalError as error:
+            # The lock order (`scoring.tallies`) rules deadlocks out; whatever
+            # the database aborts anyway is not the player's failure.
+            if attempt == SCORE_TRIES or not _retryable(error):
+                raise
+            time.sleep(random.uniform(0, 0.01 * attempt))
+            continue
+        if answer.result != Result.REFUSED:
+            # The flag was right either way: clear the window, this attempt's
+            # place in it and the solved copy.
+            with contextlib.suppress(store.StoreDown):
+                store.solved_clear(principal.pk)
+        return answer
+    raise AssertionError("unreachable")
+
+
+def _retryable(error: OperationalError) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def _score_once(principal: Principal, question: Question, competition, meta) -> Attempt:
+    """Lock the principal, then the question's tally (the one order, see
+    `scoring.tallies`); write the solve, its submission, its ledger events and
+    the audit record. Nothing is written for the earlier solvers."""
+    # The ban is read again under the lock: the caller's copy may be older.
+    banned, hidden = principal_lock(principal.pk)
+    if banned:
+        return _refuse(meta, BANNED)
+    taken = tally_take(
+        competition_id=competition.pk, question=question, public=not hidden
+    )
+    value = taken.value
+    solve = Solve.objects.create(
+        principal=principal,
+        question=question,
+        user=meta["user"],
+        points=value,
+        created_at=taken.at,
+    )
+    Submission.objects.create(
+        result=Result.CORRECT, points=value, created_at=taken.at, **meta
+    )
+    bonus = first_blood_bonus(competition=competition, rank=taken.rank, value=value)
+    ledger_write(
+        principal_id=principal.pk,
+        delta=value,
+        reason=ScoreReason.SOLVE,
+        question=question,
+        solved_at=taken.at,
+        bonus=bonus,
+    )
+    standings_changed(competition.pk)
+    record(
+        EventType.CHALLENGE_SOLVED,
+        actor=meta["user"],
+        principal=principal,
+        team=principal.team_id,
+        subject=str(principal),
+        ip=meta["ip"],
+        details={
+            "challenge": question.challenge_id,
+            "question": question.pk,
+            "points": value,
+            "first_blood_bonus": bonus,
+            "solve": solve.pk,
+        },
+    )
     message = (
         f"Correct! +{value} points"
         + (f" and a first-blood bonus of {bonus}" if bonus else "")

@@ -26,7 +26,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, DateTimeField, F, Max, Sum, Value
 from django.utils import timezone
 
-from scoring.models import FrozenStanding, Principal, PrincipalKind, ScoreEvent, Solve
+from scoring.ledger import drifts
+from scoring.models import (
+    FrozenStanding,
+    Principal,
+    PrincipalKind,
+    ScoreEvent,
+    Solve,
+    ValueChange,
+)
+from scoring.tallies import dynamic_values
 
 KINDS = {"all": None, "team": PrincipalKind.TEAM, "solo": PrincipalKind.SOLO}
 CACHE_SECONDS = 300  # in a worker's memory
@@ -183,21 +192,23 @@ def _names(principals) -> dict[int, tuple[str, str]]:
 def live_rows(competition, kind: str | None):
     """The ranked public principals as one query (also what bench/ explains).
 
-    Ordered in SQL; the denormalised solve_count spares a join with every
-    solve. The last solve comes as an interval since EPOCH: Django's timestamptz
-    loader is pure Python and took half of `_live`'s time for 10,000 rows,
-    psycopg loads intervals in C.
+    Ordered in SQL by the score (`with_score`: the ledger total and the dynamic
+    drift); the denormalised solve_count spares a join with every solve. The
+    last solve comes as an interval since EPOCH: Django's timestamptz loader is
+    pure Python and took half of `_live`'s time for 10,000 rows, psycopg loads
+    intervals in C.
     """
     return (
         _public(competition, kind)
-        .order_by("-score_total", F("last_solve_at").asc(nulls_last=True), "pk")
+        .with_score()
+        .order_by("-score", F("last_solve_at").asc(nulls_last=True), "pk")
         .annotate(since=F("last_solve_at") - EPOCH)
         .values_list(
             "pk",
             "team__name",
             "user__username",
             "kind",
-            "score_total",
+            "score",
             "solve_count",
             "since",
         )
@@ -241,6 +252,14 @@ def frozen_snapshot(competition, freeze_at: datetime) -> dict[int, tuple]:
         .annotate(total=Sum("delta"))
         .values_list("principal", "total")
     )
+    # Dynamic solves up to the freeze, worth what their questions were then.
+    for pk, drift in drifts(
+        Solve.objects.filter(
+            principal__competition=competition, created_at__lte=freeze_at
+        ),
+        dynamic_values(competition.pk, at=freeze_at),
+    ).items():
+        scores[pk] = scores.get(pk, 0) + drift
     solves = {
         p: (n, last)
         for p, n, last in Solve.objects.filter(
@@ -374,22 +393,54 @@ def chart_json(competition, *, kind: str | None = None, live: bool = False) -> b
     return cached(current, "chart", build)
 
 
+def score_steps(competition, principal_ids: list[int], until=None) -> list[tuple]:
+    """(time, principal, question, delta) of every change of these principals'
+    scores up to `until`, in order: their ledger events, and each value change
+    of a dynamic question they had solved."""
+    events = ScoreEvent.objects.filter(principal_id__in=principal_ids)
+    changes = ValueChange.objects.filter(competition=competition)
+    if until is not None:
+        events = events.filter(created_at__lte=until)
+        changes = changes.filter(created_at__lte=until)
+    steps = [
+        (at, 0, pk, principal_id, question_id, delta)
+        for pk, principal_id, question_id, at, delta in events.values_list(
+            "pk", "principal_id", "question_id", "created_at", "delta"
+        )
+    ]
+    solvers: dict[int, list[tuple]] = {}  # question -> (solved at, principal)
+    held: dict[tuple[int, int], int] = {}  # (question, principal) -> points now
+    for question_id, at, principal_id, points in Solve.objects.filter(
+        principal_id__in=principal_ids
+    ).values_list("question_id", "created_at", "principal_id", "points"):
+        solvers.setdefault(question_id, []).append((at, principal_id))
+        held[question_id, principal_id] = points
+    for question_id, at, value in (
+        changes.filter(question_id__in=list(solvers))
+        .order_by("created_at", "pk")
+        .values_list("question_id", "created_at", "value")
+    ):
+        for solved_at, principal_id in solvers[question_id]:
+            # The change the solve itself made is in its points already.
+            key = (question_id, principal_id)
+            if at > solved_at and value != held[key]:
+                steps.append((at, 1, 0, principal_id, question_id, value - held[key]))
+                held[key] = value
+    steps.sort(key=lambda step: step[:3])
+    return [step[:1] + step[3:] for step in steps]
+
+
 def timeline_json(competition, *, top: int = 10, live: bool = False) -> bytes:
     """Score over time of the top principals, from the ledger (up to the freeze)."""
     current = board(competition, live=live)
 
     def build() -> bytes:
         leaders = current.rows[:top]
-        events = ScoreEvent.objects.filter(
-            principal_id__in=[r.principal_id for r in leaders]
-        )
-        if current.frozen:
-            events = events.filter(created_at__lte=competition.freeze_at)
+        until = competition.freeze_at if current.frozen else None
+        steps = score_steps(competition, [r.principal_id for r in leaders], until)
         points: dict[int, list] = {r.principal_id: [] for r in leaders}
         running: dict[int, int] = dict.fromkeys(points, 0)
-        for principal_id, at, delta in events.order_by("created_at", "pk").values_list(
-            "principal_id", "created_at", "delta"
-        ):
+        for at, principal_id, _, delta in steps:
             running[principal_id] += delta
             points[principal_id].append(
                 {"x": at.isoformat(), "y": running[principal_id]}

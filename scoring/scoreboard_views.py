@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString, mark_safe
 from audit.models import EventLog, EventType
 from challenges.models import Competition, Question
 from scoring.hot import current_competition
-from scoring.models import Principal, ScoreEvent, ScoreReason, Solve
+from scoring.models import Principal, Solve
 from scoring.scoreboard import (
     KINDS,
     Board,
@@ -20,9 +20,10 @@ from scoring.scoreboard import (
     chart_json,
     ctftime_json,
     remember,
+    score_steps,
     timeline_json,
 )
-from scoring.selectors import principal_for
+from scoring.selectors import principal_for, principal_score
 
 PAGE_SIZE = 50
 
@@ -108,6 +109,14 @@ def scoreboard(request: HttpRequest) -> HttpResponse:
     context = _table_context(request)
     if request.htmx:
         return HttpResponse(context["table"])
+    principal, mine = context["principal"], context["mine"]
+    if principal is not None:
+        # A live board's row is the live score already; a frozen one is not.
+        context["live_score"] = (
+            mine.score
+            if mine and not context["frozen"]
+            else principal_score(principal)
+        )
     context["wall_of_shame"] = wall_of_shame(context["competition"], context["board"])
     return render(request, "scoring/scoreboard.html", context)
 
@@ -150,17 +159,16 @@ def principal_page(request: HttpRequest, principal_id: int) -> HttpResponse:
         .select_related("question__challenge", "user")
         .order_by("created_at")
     )
-    events = ScoreEvent.objects.filter(principal=principal).order_by("created_at", "pk")
+    until = competition.freeze_at if frozen else None
     if frozen:
-        solves = solves.filter(created_at__lte=competition.freeze_at)
-        events = events.filter(created_at__lte=competition.freeze_at)
+        solves = solves.filter(created_at__lte=until)
     points: dict[int, int] = {}
     history, total = [], 0
-    for event in events:
-        total += event.delta
-        history.append({"x": event.created_at.isoformat(), "y": total})
-        if event.question_id and event.reason != ScoreReason.HINT:
-            points[event.question_id] = points.get(event.question_id, 0) + event.delta
+    for at, _, question_id, delta in score_steps(competition, [principal.pk], until):
+        total += delta
+        history.append({"x": at.isoformat(), "y": total})
+        if question_id:
+            points[question_id] = points.get(question_id, 0) + delta
     current = board(competition, live=not frozen and request.user.is_staff)
     context = {
         "principal": principal,

@@ -6,6 +6,15 @@ from challenges.models import Question
 from scoring.models import Principal, Solve
 
 
+def principal_score(principal: Principal) -> int:
+    """The principal's score now, read from the database."""
+    return (
+        Principal.objects.with_score()
+        .values_list("score", flat=True)
+        .get(pk=principal.pk)
+    )
+
+
 def solved_question_ids(principal: Principal | None) -> set[int]:
     """Ids of the questions `principal` solved."""
     if principal is None:

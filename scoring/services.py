@@ -14,11 +14,7 @@ from scoring import store
 from scoring.decoys import decoys_changed
 from scoring.derivation import flag_hash
 from scoring.flags import flags_prederive
-from scoring.ledger import (
-    ledger_write,
-    principal_dynamic_questions,
-    question_value_sync,
-)
+from scoring.ledger import ledger_write
 from scoring.models import (
     AttemptReset,
     CheatKind,
@@ -26,11 +22,18 @@ from scoring.models import (
     HintUnlock,
     Principal,
     PrincipalKind,
+    QuestionTally,
     ScoreEvent,
     ScoreReason,
     Solve,
 )
 from scoring.scoreboard import standings_changed
+from scoring.tallies import (
+    principal_lock,
+    principal_questions,
+    tallies_lock,
+    tallies_recount,
+)
 
 
 def principal_resolve(*, user, competition) -> Principal | None:
@@ -73,6 +76,23 @@ def principal_copies_changed(principal_id: int) -> None:
     transaction.on_commit(forget)
 
 
+def _principal_change(principal: Principal, **change) -> bool:
+    """Set `change` (a ban, a hidden flag) on the principal; the public solve
+    counts and dynamic values of what it solved follow. False if unchanged."""
+    principal_lock(principal.pk)
+    questions = list(principal_questions(principal))
+    tallies_lock(competition_id=principal.competition_id, questions=questions)
+    changed = (
+        Principal.objects.filter(pk=principal.pk).exclude(**change).update(**change)
+    )
+    for name, value in change.items():
+        setattr(principal, name, value)
+    if changed:
+        tallies_recount(competition_id=principal.competition_id, questions=questions)
+        standings_changed(principal.competition_id)
+    return bool(changed)
+
+
 @transaction.atomic
 def principal_set_banned(
     *,
@@ -84,18 +104,9 @@ def principal_set_banned(
     user=None,
 ) -> bool:
     """Ban or unban; dynamic values of what it solved follow. False if unchanged."""
-    changed = (
-        Principal.objects.filter(pk=principal.pk)
-        .exclude(is_banned=banned)
-        .update(is_banned=banned)
-    )
-    principal.is_banned = banned
-    if not changed:
+    if not _principal_change(principal, is_banned=banned):
         return False
     principal_copies_changed(principal.pk)
-    for question in principal_dynamic_questions(principal):
-        question_value_sync(question)
-    standings_changed(principal.competition_id)
     if auto:
         label = CheatKind(reason).label if reason in CheatKind.values else reason
         record(
@@ -123,16 +134,7 @@ def principal_set_banned(
 @transaction.atomic
 def principal_set_hidden(*, principal: Principal, hidden: bool, actor=None) -> bool:
     """Hide from (or show on) the scoreboard; dynamic values follow."""
-    changed = (
-        Principal.objects.filter(pk=principal.pk)
-        .exclude(is_hidden=hidden)
-        .update(is_hidden=hidden)
-    )
-    principal.is_hidden = hidden
-    for question in principal_dynamic_questions(principal) if changed else []:
-        question_value_sync(question)
-    standings_changed(principal.competition_id)
-    return bool(changed)
+    return _principal_change(principal, is_hidden=hidden)
 
 
 @transaction.atomic
@@ -213,25 +215,27 @@ def decoy_delete(*, decoys) -> int:
     return removed
 
 
-@transaction.atomic
-def solve_delete(*, solve: Solve, actor, reason: str) -> int:
-    """Undo a solve: reverse its points in the ledger and let dynamic values follow.
-
-    Returns the points taken back. The submission history stays.
-    """
-    if not reason.strip():
-        raise ValidationError("Say why the solve is removed.", code="reason_required")
+def _solve_reverse(solve: Solve, *, note: str, actor=None) -> int:
+    """Take back what `solve` earned (the caller deletes it): reversing events
+    under the same reasons, so the question's sums stay right if the principal
+    solves it again, and the solve count and last solve without it. Returns
+    the points taken back, dynamic drift included."""
     principal, question = solve.principal, solve.question
-    note = f"solve removed: {reason.strip()}"[:200]
     held = dict(
         ScoreEvent.objects.filter(principal=principal, question=question)
         .values("reason")
         .annotate(total=Sum("delta"))
         .values_list("reason", "total")
     )
-    solve.delete()
-    # Reverse under the same reasons, so the question's sums stay right if the
-    # principal solves it again.
+    now = (
+        QuestionTally.objects.filter(
+            competition_id=principal.competition_id, question=question
+        )
+        .values_list("value", flat=True)
+        .first()
+    )
+    drift = 0 if now is None else now - solve.points
+    # Per-solver decay events of a migrated ledger go back with the solve.
     reversed_points = {
         ScoreReason.SOLVE: held.get(ScoreReason.SOLVE, 0)
         + held.get(ScoreReason.DECAY, 0),
@@ -247,12 +251,31 @@ def solve_delete(*, solve: Solve, actor, reason: str) -> int:
                 note=note,
                 actor=actor,
             )
-    held = sum(reversed_points.values())
-    last = principal.solves.aggregate(last=Max("created_at"))["last"]
+    last = principal.solves.exclude(pk=solve.pk).aggregate(last=Max("created_at"))[
+        "last"
+    ]
     Principal.objects.filter(pk=principal.pk).update(
         last_solve_at=last, solve_count=F("solve_count") - 1
     )
-    question_value_sync(question)
+    return sum(reversed_points.values()) + drift
+
+
+@transaction.atomic
+def solve_delete(*, solve: Solve, actor, reason: str) -> int:
+    """Undo a solve: reverse its points in the ledger and let dynamic values follow.
+
+    Returns the points taken back. The submission history stays.
+    """
+    if not reason.strip():
+        raise ValidationError("Say why the solve is removed.", code="reason_required")
+    principal, question = solve.principal, solve.question
+    principal_lock(principal.pk)
+    tallies_lock(competition_id=principal.competition_id, questions=[question])
+    held = _solve_reverse(
+        solve, note=f"solve removed: {reason.strip()}"[:200], actor=actor
+    )
+    solve.delete()
+    tallies_recount(competition_id=principal.competition_id, questions=[question])
     standings_changed(principal.competition_id)
     principal_copies_changed(principal.pk)
     record(
@@ -265,3 +288,35 @@ def solve_delete(*, solve: Solve, actor, reason: str) -> int:
         details={"question": question.pk, "delta": -held},
     )
     return held
+
+
+def question_solves_remove(*, question) -> int:
+    """Before a question is deleted: take its points back from every solver (its
+    solves, tallies and value history go with it). Returns how many solves."""
+    solves = list(
+        Solve.objects.filter(question=question)
+        .select_related("principal", "question")
+        .order_by("principal_id")
+    )
+    for solve in solves:  # the lock order: principals, then the tallies
+        principal_lock(solve.principal_id)
+    for competition_id in {s.principal.competition_id for s in solves}:
+        tallies_lock(competition_id=competition_id, questions=[question])
+    for solve in solves:
+        _solve_reverse(solve, note=f"question deleted: {question}"[:200])
+        standings_changed(solve.principal.competition_id)
+        principal_copies_changed(solve.principal_id)
+    if solves:
+        record(
+            EventType.SCORE_ADJUSTED,
+            subject=str(question)[:200],
+            message=f"question {question} deleted: {len(solves)} solve(s) reversed",
+            details={"question": question.pk, "solves": len(solves)},
+        )
+    return len(solves)
+
+
+def principal_leave_board(*, principal: Principal) -> None:
+    """Before a principal is deleted: hide it, so the values of what it solved
+    move for the others as when it is hidden by hand."""
+    _principal_change(principal, is_hidden=True)

@@ -1,14 +1,17 @@
 """Receivers: scoring reacts to other apps' events through their signals."""
 
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models import QuerySet
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from challenges.access import catalog_changed
-from challenges.models import Competition, Question
+from challenges.models import Challenge, Competition, Question
 from challenges.signals import challenges_published
 from scoring.flags import flags_prederive
 from scoring.hot import principal_forget
-from scoring.models import Principal
+from scoring.models import Principal, QuestionTally
+from scoring.services import principal_leave_board, question_solves_remove
+from scoring.tallies import tallies_recount
 
 
 @receiver(challenges_published)
@@ -34,3 +37,33 @@ def attempt_data_written(sender, **kwargs) -> None:
 @receiver(post_delete, sender=Principal, dispatch_uid="hot_principal_deleted")
 def principal_deleted(sender, instance: Principal, **kwargs) -> None:
     principal_forget(instance)
+
+
+@receiver(post_save, sender=Challenge, dispatch_uid="values_challenge_saved")
+def challenge_saved(sender, instance: Challenge, created: bool, **kwargs) -> None:
+    """New decay settings (or a new type) move the values its solvers hold."""
+    if created:
+        return
+    by_competition: dict[int, list[Question]] = {}
+    for tally in QuestionTally.objects.filter(
+        question__challenge=instance
+    ).select_related("question__challenge"):
+        by_competition.setdefault(tally.competition_id, []).append(tally.question)
+    for competition_id, questions in by_competition.items():
+        tallies_recount(competition_id=competition_id, questions=questions)
+
+
+@receiver(pre_delete, sender=Question, dispatch_uid="ledger_question_deleted")
+def question_deleted(sender, instance: Question, **kwargs) -> None:
+    """However a question goes (the admin, its challenge's deletion), its solvers
+    lose its points in the ledger first: totals and solve counts stay true."""
+    question_solves_remove(question=instance)
+
+
+@receiver(pre_delete, sender=Principal, dispatch_uid="ledger_principal_deleted")
+def principal_deleting(sender, instance: Principal, origin=None, **kwargs) -> None:
+    """A deleted principal's solves stop counting for the values of what it
+    solved (not worth doing when its whole competition goes)."""
+    model = origin.model if isinstance(origin, QuerySet) else type(origin)
+    if model is not Competition:
+        principal_leave_board(principal=instance)

@@ -144,7 +144,7 @@ def test_it_binds_user_score_to_the_principal(captain, member):
     principal = principal_of(captain)
     assert not is_open(member, gated)
 
-    Principal.objects.filter(pk=principal.pk).update(score_total=300)
+    Principal.objects.filter(pk=principal.pk).update(ledger_total=300)
 
     assert is_open(member, gated)
 

@@ -36,7 +36,7 @@ def make_challenge(name: str, requirement: str = "") -> Challenge:
 def solve(user, challenge: Challenge, score: int) -> None:
     principal = principal_resolve(user=user, competition=Competition.objects.default())
     Solve.objects.create(principal=principal, question=challenge.questions.get())
-    type(principal).objects.filter(pk=principal.pk).update(score_total=score)
+    type(principal).objects.filter(pk=principal.pk).update(ledger_total=score)
 
 
 @pytest.fixture

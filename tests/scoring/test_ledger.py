@@ -12,8 +12,17 @@ from django.db.models import Sum
 
 from audit.models import EventLog, EventType
 from challenges.models import Competition
-from scoring.ledger import question_value, scores_verify
-from scoring.models import Principal, Result, ScoreEvent, ScoreReason, Solve
+from scoring.ledger import scores_verify
+from scoring.models import (
+    Principal,
+    Result,
+    ScoreEvent,
+    ScoreReason,
+    Solve,
+    ValueChange,
+)
+from scoring.scoreboard import score_steps
+from scoring.selectors import principal_score
 from scoring.services import (
     hint_unlock,
     principal_set_banned,
@@ -21,6 +30,7 @@ from scoring.services import (
     score_adjust,
     solve_delete,
 )
+from scoring.tallies import question_value
 from scoring.values import dynamic_value
 
 from .factories import (
@@ -91,12 +101,13 @@ def test_it_decays_values_like_ctfd(function, initial, decay, minimum, solves, v
 
 
 def total_for(principal, question) -> int:
-    """What `principal` holds for `question` (its solve and decay events)."""
-    return ScoreEvent.objects.filter(
-        principal=principal,
-        question=question,
-        reason__in=[ScoreReason.SOLVE, ScoreReason.DECAY],
+    """What `principal` holds for `question` (first bloods aside): its solve's
+    points and the value changes since, as its ledger page adds them up."""
+    steps = score_steps(Competition.objects.default(), [principal.pk])
+    bonus = ScoreEvent.objects.filter(
+        principal=principal, question=question, reason=ScoreReason.FIRST_BLOOD
     ).aggregate(t=Sum("delta"))["t"]
+    return sum(delta for _, _, q, delta in steps if q == question.pk) - (bonus or 0)
 
 
 @pytest.fixture
@@ -114,7 +125,7 @@ def solve_all(users, challenge):
 
 
 def scores(users) -> list[int]:
-    return [principal_of(u).score_total for u in users]
+    return [principal_score(principal_of(u)) for u in users]
 
 
 def test_the_first_solver_gets_the_full_value(teams, dynamic):
@@ -132,11 +143,14 @@ def test_a_new_solve_moves_every_earlier_solver_to_the_new_value(teams, dynamic)
     third = attempt(teams[2], dynamic, flag_of(dynamic))
 
     assert third.points == 484
-    decays = ScoreEvent.objects.exclude(pk__in=before).filter(reason=ScoreReason.DECAY)
-    assert sorted(decays.values_list("principal", "delta")) == [
-        (principal_of(teams[0]).pk, -12),
-        (principal_of(teams[1]).pk, -12),
+    # One event, the new solver's: the earlier solvers' rows are not touched.
+    new = ScoreEvent.objects.exclude(pk__in=before)
+    assert list(new.values_list("principal", "delta", "reason")) == [
+        (principal_of(teams[2]).pk, 484, ScoreReason.SOLVE)
     ]
+    assert list(
+        ValueChange.objects.filter(question=question).values_list("value", flat=True)
+    ) == [496, 484]
     assert scores(teams[:3]) == [484, 484, 484]
     assert [total_for(principal_of(u), question) for u in teams[:3]] == [484] * 3
 
@@ -194,8 +208,7 @@ def test_a_hint_with_a_cost_is_paid_once(solo):
 
     event = ScoreEvent.objects.get()
     assert (event.reason, event.delta) == (ScoreReason.HINT, -25)
-    principal.refresh_from_db()
-    assert principal.score_total == -25
+    assert principal_score(principal) == -25
 
 
 def test_a_free_hint_writes_nothing_to_the_ledger(solo):
@@ -210,8 +223,7 @@ def test_an_organizer_adjusts_a_score(organizer, solo):
 
     score_adjust(principal=principal, delta=50, note=" writeup prize ", actor=organizer)
 
-    principal.refresh_from_db()
-    assert principal.score_total == 50
+    assert principal_score(principal) == 50
     event = ScoreEvent.objects.get()
     assert (event.reason, event.note, event.actor) == (
         "admin",
@@ -240,7 +252,7 @@ def test_verify_scores_reports_drift_and_fix_repairs_it(solo, captain):
     challenge = make_challenge()
     attempt(solo, challenge, flag_of(challenge))
     principal_of(captain)
-    Principal.objects.filter(user=solo).update(score_total=12345)
+    Principal.objects.filter(user=solo).update(ledger_total=12345)
     out = StringIO()
 
     with pytest.raises(SystemExit) as exit_:
@@ -251,7 +263,7 @@ def test_verify_scores_reports_drift_and_fix_repairs_it(solo, captain):
     assert "1 principal(s) drifted" in out.getvalue()
 
     call_command("verify_scores", "--fix", stdout=StringIO())
-    assert principal_of(solo).score_total == 100
+    assert principal_score(principal_of(solo)) == 100
     out = StringIO()
     call_command("verify_scores", stdout=out)
     assert "No drift" in out.getvalue()
@@ -347,9 +359,9 @@ def test_a_long_random_game_never_drifts(organizer):
 
     assert scores_verify() == []
     assert Solve.objects.count() > 100
-    assert ScoreEvent.objects.filter(reason=ScoreReason.DECAY).count() > 20
+    assert ValueChange.objects.count() > 20
     # Every solver of a dynamic question holds exactly its current value.
     for challenge in challenges[:8]:
         question = question_of(challenge)
         for solve in Solve.objects.filter(question=question):
-            assert total_for(solve.principal_id, question) == question_value(question)
+            assert total_for(solve.principal, question) == question_value(question)

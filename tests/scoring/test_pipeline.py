@@ -20,6 +20,7 @@ from scoring.models import (
     Solve,
     Submission,
 )
+from scoring.selectors import principal_score
 from scoring.services import principal_set_banned, question_attempts_reset
 
 from .factories import (
@@ -144,7 +145,7 @@ def test_it_answers_already_solved_without_a_new_submission(solo, challenge, fla
     assert again.points == 0
     assert results(solo) == ["correct"]
     assert ScoreEvent.objects.count() == 1
-    assert principal_of(solo).score_total == 100
+    assert principal_score(principal_of(solo)) == 100
 
 
 def test_it_answers_already_solved_before_the_rate_limit(solo, challenge, flag):
@@ -339,7 +340,7 @@ def test_a_team_scores_once_for_all_its_members(captain, member, team, challenge
 
     assert attempt(captain, challenge, flag).result == Result.ALREADY_SOLVED
     principal = Principal.objects.get()
-    assert (principal.kind, principal.team, principal.score_total) == (
+    assert (principal.kind, principal.team, principal_score(principal)) == (
         PrincipalKind.TEAM,
         team,
         100,

@@ -432,7 +432,7 @@ def test_a_change_leaves_another_competitions_cached_board_alone(
 ):
     elsewhere = principal_of(solo, other_competition)
     cached = standings(other_competition)
-    Principal.objects.filter(pk=elsewhere.pk).update(score_total=999)  # no signal
+    Principal.objects.filter(pk=elsewhere.pk).update(ledger_total=999)  # no signal
 
     with django_capture_on_commit_callbacks(execute=True):
         principal_set_banned(
@@ -449,7 +449,7 @@ def test_a_flushed_cache_never_brings_back_a_board_kept_in_memory(
 ):
     attempt(captain, warmup, flag_of(warmup))
     assert board(client.get("/scoreboard/partial"))[0]["score"] == 100
-    Principal.objects.update(score_total=999)  # no signal: only a flush shows it
+    Principal.objects.update(ledger_total=999)  # no signal: only a flush shows it
 
     cache.clear()
 

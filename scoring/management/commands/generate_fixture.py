@@ -17,7 +17,14 @@ from django.utils import timezone
 from accounts.models import Team, User
 from challenges.models import Challenge, Competition, Question
 from scoring.flags import flags_prederive
-from scoring.models import Principal, PrincipalKind, ScoreEvent, ScoreReason, Solve
+from scoring.models import (
+    Principal,
+    PrincipalKind,
+    QuestionTally,
+    ScoreEvent,
+    ScoreReason,
+    Solve,
+)
 from scoring.values import dynamic_value
 
 CATEGORIES = ["web", "crypto", "pwn", "rev", "forensics", "misc"]
@@ -162,13 +169,11 @@ class Command(BaseCommand):
                 Solve(principal=people[p], question=questions[q], created_at=at)
             )
             solvers[questions[q].pk] = solvers.get(questions[q].pk, 0) + 1
-        Solve.objects.bulk_create(solves, batch_size=5000)
-        events = []
-        for solve in solves:
-            question = solve.question
+        values = {}
+        for question in {s.question.pk: s.question for s in solves}.values():
             challenge = question.challenge
-            value = (
-                question.points
+            values[question.pk] = (
+                None
                 if challenge.type != "dynamic"
                 else dynamic_value(
                     initial=challenge.decay_initial,
@@ -178,15 +183,30 @@ class Command(BaseCommand):
                     solves=solvers[question.pk],
                 )
             )
-            events.append(
-                ScoreEvent(
-                    principal=solve.principal,
-                    delta=value,
-                    reason=ScoreReason.SOLVE,
-                    question=question,
-                    created_at=solve.created_at,
-                )
+        # Every solver holds the value as it stands after the last solve.
+        for solve in solves:
+            value = values[solve.question.pk]
+            solve.points = solve.question.points if value is None else value
+        Solve.objects.bulk_create(solves, batch_size=5000)
+        QuestionTally.objects.bulk_create(
+            QuestionTally(
+                competition_id=people[0].competition_id,
+                question_id=question_id,
+                public_solves=solvers[question_id],
+                value=value,
             )
+            for question_id, value in values.items()
+        )
+        events = [
+            ScoreEvent(
+                principal=solve.principal,
+                delta=solve.points,
+                reason=ScoreReason.SOLVE,
+                question=solve.question,
+                created_at=solve.created_at,
+            )
+            for solve in solves
+        ]
         ScoreEvent.objects.bulk_create(events, batch_size=5000)
         totals = (
             ScoreEvent.objects.filter(principal__in=people)
@@ -196,8 +216,8 @@ class Command(BaseCommand):
         by_pk = {p.pk: p for p in people}
         for row in totals:
             principal = by_pk[row["principal"]]
-            principal.score_total, principal.last_solve_at = row["total"], row["last"]
+            principal.ledger_total, principal.last_solve_at = row["total"], row["last"]
             principal.solve_count = row["n"]  # one SOLVE event per solve here
         Principal.objects.bulk_update(
-            people, ["score_total", "last_solve_at", "solve_count"], batch_size=2000
+            people, ["ledger_total", "last_solve_at", "solve_count"], batch_size=2000
         )

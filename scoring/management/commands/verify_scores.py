@@ -1,5 +1,6 @@
-"""`manage.py verify_scores [--fix]`: recompute every total from the ledger and
-every solve count from the solves."""
+"""`manage.py verify_scores [--fix]`: recompute every total from the ledger,
+every solve count from the solves, and every question tally (public solvers,
+dynamic value) from the solves."""
 
 import sys
 
@@ -10,8 +11,8 @@ from scoring.ledger import scores_verify
 
 class Command(BaseCommand):
     help = (
-        "Compare each principal's score, last solve and solve count with the "
-        "ledger and the solves; "
+        "Compare each principal's ledger total, last solve and solve count with "
+        "the ledger and the solves, and each question's tally with its solves; "
         "--fix repairs drift. Exits 1 when drift was found (and not fixed)."
     )
 
@@ -21,24 +22,20 @@ class Command(BaseCommand):
     def handle(self, *args, fix: bool, **options) -> None:
         drift = scores_verify(fix=fix)
         for row in drift:
-            self.stdout.write(
-                f"{row['name']} (#{row['principal']}): total {row['total']}, "
-                f"ledger {row['ledger']}; last solve {row['last_solve_at']}, "
-                f"ledger {row['ledger_last_solve_at']}; solve count "
-                f"{row['solve_count']}, solves {row['solves']}"
-            )
+            self.stdout.write(row["message"])
+        principals = sum(row["kind"] == "principal" for row in drift)
+        tallies = len(drift) - principals
+        what = f"{principals} principal(s)" + (
+            f" and {tallies} question tally(ies)" if tallies else ""
+        )
         if not drift:
             self.stdout.write(
                 self.style.SUCCESS("No drift: every total matches its ledger.")
             )
         elif fix:
-            self.stdout.write(
-                self.style.WARNING(f"Repaired {len(drift)} principal(s).")
-            )
+            self.stdout.write(self.style.WARNING(f"Repaired {what}."))
         else:
             self.stdout.write(
-                self.style.ERROR(
-                    f"{len(drift)} principal(s) drifted; run with --fix to repair."
-                )
+                self.style.ERROR(f"{what} drifted; run with --fix to repair.")
             )
             sys.exit(1)
