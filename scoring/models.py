@@ -208,8 +208,9 @@ class Submission(models.Model):
 
 class ScoreReason(models.TextChoices):
     SOLVE = "solve", "Solve"
-    # Per-solver decay events were written before the value history (ValueChange)
-    # took their place; migrated ledgers still hold them.
+    # What a dynamic solve gained or lost since it was credited: derived from
+    # the value history (ValueChange) while the solve stands, written as these
+    # events when it is removed (and per solver by ledgers before migration 0003).
     DECAY = "decay", "Dynamic value adjustment"
     FIRST_BLOOD = "first_blood", "First-blood bonus"
     HINT = "hint", "Hint unlocked"

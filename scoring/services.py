@@ -22,10 +22,10 @@ from scoring.models import (
     HintUnlock,
     Principal,
     PrincipalKind,
-    QuestionTally,
     ScoreEvent,
     ScoreReason,
     Solve,
+    ValueChange,
 )
 from scoring.scoreboard import standings_changed
 from scoring.tallies import (
@@ -221,21 +221,15 @@ def _solve_reverse(solve: Solve, *, note: str, actor=None) -> int:
     solves it again, and the solve count and last solve without it. Returns
     the points taken back, dynamic drift included."""
     principal, question = solve.principal, solve.question
+    _drift_into_ledger(solve)
     held = dict(
         ScoreEvent.objects.filter(principal=principal, question=question)
         .values("reason")
         .annotate(total=Sum("delta"))
         .values_list("reason", "total")
     )
-    now = (
-        QuestionTally.objects.filter(
-            competition_id=principal.competition_id, question=question
-        )
-        .values_list("value", flat=True)
-        .first()
-    )
-    drift = 0 if now is None else now - solve.points
-    # Per-solver decay events of a migrated ledger go back with the solve.
+    # Decay events (the drift just written, or a migrated ledger's) go back
+    # with the solve.
     reversed_points = {
         ScoreReason.SOLVE: held.get(ScoreReason.SOLVE, 0)
         + held.get(ScoreReason.DECAY, 0),
@@ -257,7 +251,37 @@ def _solve_reverse(solve: Solve, *, note: str, actor=None) -> int:
     Principal.objects.filter(pk=principal.pk).update(
         last_solve_at=last, solve_count=F("solve_count") - 1
     )
-    return sum(reversed_points.values()) + drift
+    return sum(reversed_points.values())
+
+
+def _drift_into_ledger(solve: Solve) -> None:
+    """Write what a dynamic solve gained or lost since it was credited as decay
+    events at the times of the value changes: with the solve gone, the ledger
+    alone still says what it held at any time (a frozen board before it)."""
+    principal = solve.principal
+    changes = ValueChange.objects.filter(
+        competition_id=principal.competition_id,
+        question_id=solve.question_id,
+        created_at__gt=solve.created_at,
+    ).order_by("created_at", "pk")
+    events, held = [], solve.points
+    for at, value in changes.values_list("created_at", "value"):
+        if value != held:
+            events.append(
+                ScoreEvent(
+                    principal=principal,
+                    delta=value - held,
+                    reason=ScoreReason.DECAY,
+                    question_id=solve.question_id,
+                    note="value change, written when the solve was removed",
+                    created_at=at,
+                )
+            )
+            held = value
+    ScoreEvent.objects.bulk_create(events, batch_size=2000)
+    Principal.objects.filter(pk=principal.pk).update(
+        ledger_total=F("ledger_total") + (held - solve.points)
+    )
 
 
 @transaction.atomic

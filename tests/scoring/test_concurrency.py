@@ -1,8 +1,10 @@
 """Races on PostgreSQL: many workers submitting at once score exactly once, first
 bloods follow commit order, and the rate limit holds across server processes."""
 
+import contextlib
 import json
 import os
+import queue
 import random
 import socket
 import subprocess
@@ -15,15 +17,23 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from accounts.services import token_create
 from challenges.models import Competition
 from scoring.ledger import scores_verify
-from scoring.models import Result, ScoreEvent, ScoreReason, Solve, Submission
+from scoring.models import (
+    Principal,
+    QuestionTally,
+    Result,
+    ScoreEvent,
+    ScoreReason,
+    Solve,
+    Submission,
+)
 from scoring.selectors import principal_score
-from scoring.tallies import question_value
+from scoring.tallies import principal_lock, question_value
 from scoring.values import dynamic_value
 
 from .factories import (
@@ -163,9 +173,9 @@ def call(port: int, path: str, token: str, body: dict | None = None):
         return error.code, dict(error.headers), json.loads(error.read())
 
 
-@pytest.fixture
-def two_servers(competition):
-    """Two gunicorn processes on the test database (and the test Redis)."""
+@contextlib.contextmanager
+def servers(count: int, *options: str):
+    """`count` gunicorn processes on the test database (and the test Redis)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -175,8 +185,8 @@ def two_servers(competition):
         "SECRET_KEY": settings.SECRET_KEY,
         "FLAG_SECRET": settings.FLAG_SECRET,
     }
-    ports = [free_port(), free_port()]
-    servers = [
+    ports = [free_port() for _ in range(count)]
+    processes = [
         subprocess.Popen(
             [
                 sys.executable,
@@ -189,6 +199,7 @@ def two_servers(competition):
                 "1",
                 "--log-level",
                 "warning",
+                *options,
             ],
             cwd=BASE_DIR,
             env=env,
@@ -199,7 +210,7 @@ def two_servers(competition):
     ]
     try:
         deadline = time.monotonic() + 60
-        for port, server in zip(ports, servers, strict=True):
+        for port, server in zip(ports, processes, strict=True):
             while True:
                 assert server.poll() is None, server.stderr.read().decode()[-2000:]
                 assert time.monotonic() < deadline, "the server did not start"
@@ -210,15 +221,21 @@ def two_servers(competition):
                     time.sleep(0.1)
         yield ports
     finally:
-        for server in servers:
+        for server in processes:
             server.terminate()
-        for server in servers:
+        for server in processes:
             try:
                 server.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
             server.stderr.close()
+
+
+@pytest.fixture
+def two_servers(competition):
+    with servers(2) as ports:
+        yield ports
 
 
 def test_the_rate_limit_holds_across_two_server_processes(two_servers):
@@ -309,19 +326,134 @@ def test_fifty_principals_solving_five_dynamic_challenges_at_once_lose_nothing(
         assert question_value(question) == dynamic_value(
             initial=500, decay=20, minimum=50, function="logarithmic", solves=solvers
         )
-    # Every total is what a recomputation from scratch gives: each solved
-    # question's current value, plus first-blood bonuses.
-    values = {c.pk: question_value(question_of(c)) for c in challenges}
+    assert_scores_recompute()
+
+
+def assert_scores_recompute() -> None:
+    """Every score is what a recomputation from scratch gives: each solved
+    question's current value (its solve's points if static), plus first bloods."""
     bonuses = dict(
         ScoreEvent.objects.filter(reason=ScoreReason.FIRST_BLOOD)
         .values("principal")
         .annotate(t=Sum("delta"))
         .values_list("principal", "t")
     )
-    for user in users:
-        principal = principal_of(user)
-        solved = Solve.objects.filter(principal=principal).values_list(
-            "question__challenge", flat=True
+    expected = dict.fromkeys(Principal.objects.values_list("pk", flat=True), 0)
+    for solve in Solve.objects.select_related("question__challenge"):
+        dynamic = solve.question.challenge.type == "dynamic"
+        expected[solve.principal_id] += (
+            question_value(solve.question) if dynamic else solve.points
         )
-        expected = sum(values[c] for c in solved) + bonuses.get(principal.pk, 0)
-        assert principal_score(principal) == expected
+    for pk, bonus in bonuses.items():
+        expected[pk] += bonus
+    scores = dict(Principal.objects.with_score().values_list("pk", "score"))
+    assert scores == expected
+    assert scores_verify() == []
+
+
+def test_two_threaded_servers_answer_a_correct_heavy_load_without_a_5xx(competition):
+    """The race that lost solves: half correct flags on dynamic challenges from
+    16 connections to two gunicorn processes (gthread, 4 threads each)."""
+    Competition.objects.filter(pk=competition.pk).update(
+        rate_limit_attempts=10_000, first_blood_bonuses=[10, 5]
+    )
+    challenges = [
+        make_dynamic(f"Heap {n}", initial=500, decay=30, minimum=50) for n in range(5)
+    ] + [make_challenge("Static", value=100)]
+    tokens = [token_create(user=player(f"g{n}", team=n % 3 != 0))[1] for n in range(48)]
+    jobs = queue.SimpleQueue()
+    rng = random.Random(14)
+    pairs = [(t, c) for t in tokens for c in challenges]
+    rng.shuffle(pairs)
+    flags = {c.pk: flag_of(c) for c in challenges}
+    for n, (token, challenge) in enumerate(pairs):
+        jobs.put((n, token, challenge.pk, "CTF{not-it}"))
+        jobs.put((n, token, challenge.pk, flags[challenge.pk]))
+    answers = []
+
+    def client(ports):  # no database access in these threads
+        while True:
+            try:
+                n, token, challenge_id, flag = jobs.get_nowait()
+            except queue.Empty:
+                return
+            path = f"/api/v1/challenges/{challenge_id}/attempt"
+            try:
+                status, _, body = call(ports[n % 2], path, token, {"flag": flag})
+            except Exception as error:  # a socket error fails the test too
+                status, body = None, {"error": repr(error)}
+            answers.append((status, body.get("result"), flag == flags[challenge_id]))
+
+    with servers(2, "--worker-class", "gthread", "--threads", "4") as ports:
+        threads = [threading.Thread(target=client, args=(ports,)) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert len(answers) == 2 * len(pairs)
+    assert [a for a in answers if a[0] != 200] == []
+    assert {result for _, result, right in answers if right} == {"correct"}
+    # A wrong flag may land after its pair's correct one, on another connection.
+    assert {result for _, result, right in answers if not right} <= {
+        "wrong",
+        "already_solved",
+    }
+    assert Solve.objects.count() == len(pairs)
+    assert_scores_recompute()
+
+
+def deadlocks_detected() -> int:
+    """PostgreSQL's count of deadlocks it broke in this database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
+def wait_for(check, seconds: float = 5.0) -> bool:
+    """Poll `check` (statistics reach the view a little after the fact)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_a_correct_flag_aborted_as_a_deadlock_is_retried(competition):
+    """Force the database to abort a solve as a deadlock (another connection
+    takes the tally, then the principal's lock): the player still scores."""
+    user = player("victim")
+    challenge = make_dynamic("Contended", initial=500, decay=10, minimum=100)
+    principal = principal_of(user)
+    question = question_of(challenge)
+    assert attempt(player("first"), challenge, flag_of(challenge)).points == 500
+    holding, done = threading.Event(), []
+
+    def intruder():
+        with transaction.atomic():
+            QuestionTally.objects.select_for_update().get(question=question)
+            holding.set()
+            time.sleep(0.3)  # the solve waits for the tally by now
+            # The principal's advisory lock, which the waiting solve holds: a
+            # cycle, and the solve (waiting longest) is the one aborted.
+            principal_lock(principal.pk)
+        done.append(True)
+        connection.close()
+
+    deadlocks = deadlocks_detected()
+    flag = flag_of(challenge)
+    thread = threading.Thread(target=intruder)
+    thread.start()
+    holding.wait()
+    answer = attempt(user, challenge, flag)
+    thread.join()
+
+    assert done == [True]
+    assert wait_for(lambda: deadlocks_detected() > deadlocks)
+    assert (answer.result, answer.points) == ("correct", 496)
+    assert Solve.objects.filter(principal=principal).count() == 1
+    assert_scores_recompute()

@@ -7,8 +7,8 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import User
 from challenges.models import Challenge
-from scoring.tallies import question_value
 from scoring.models import Principal, PrincipalKind, ScoreEvent, Solve, TeamFlag
+from scoring.tallies import question_value
 
 
 def generate(*args) -> str:

@@ -20,10 +20,18 @@ from django.utils import timezone
 from audit.models import EventLog, EventType
 from challenges.models import Competition
 from challenges.services import competition_freeze, competition_unfreeze
-from scoring.models import FrozenStanding
+from scoring.models import FrozenStanding, Solve
 from scoring.scoreboard import standings
+from scoring.services import principal_set_banned, solve_delete
 
-from .factories import attempt, flag_of, make_challenge, make_dynamic, player
+from .factories import (
+    attempt,
+    flag_of,
+    make_challenge,
+    make_dynamic,
+    player,
+    principal_of,
+)
 from .test_scoreboard import board
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -181,6 +189,43 @@ def test_frozen_points_ignore_decay_after_the_freeze(
         ("Team bravo", 300),
         ("Team charlie", 300),
     ]
+
+
+def test_frozen_points_use_each_value_as_it_stood_at_the_freeze(
+    organizer, competition, alpha, bravo, client
+):
+    """Value changes after the freeze (a solve, a ban, a removed solve) leave the
+    frozen board, its chart and a solver's public page where they were."""
+    heap = make_dynamic("Heap", initial=500, decay=100, minimum=100, function="linear")
+    charlie, delta = player("charlie"), player("delta")
+    for user in (alpha, bravo, charlie):
+        attempt(user, heap, flag_of(heap))  # everyone holds 300 at the freeze
+    competition_freeze(competition=competition, actor=organizer)
+    attempt(delta, heap, flag_of(heap))  # 200
+    principal_set_banned(principal=principal_of(charlie), banned=True, actor=organizer)
+    solve_delete(
+        solve=Solve.objects.get(principal=principal_of(bravo)),
+        actor=organizer,
+        reason="x",
+    )  # two public solvers left: 400
+
+    # delta joined after the freeze, charlie is banned now.
+    assert scores(client.get("/scoreboard/")) == [
+        ("Team alpha", 300),
+        ("Team bravo", 300),
+    ]
+    assert [(r.name, r.score) for r in standings(competition, live=True)] == [
+        ("Team alpha", 400),
+        ("Team delta", 400),
+        ("Team bravo", 0),
+    ]
+    timeline = client.get("/scoreboard/timeline-data").json()["datasets"]
+    assert {d["label"]: d["data"][-1]["y"] for d in timeline if d["data"]} == {
+        "Team alpha": 300,
+        "Team bravo": 300,
+    }
+    page = client.get(f"/scoreboard/principal/{principal_of(alpha).pk}/")
+    assert "300 points · 1 solve · as of the freeze" in page.content.decode()
 
 
 def test_a_principal_page_shows_the_public_its_solves_up_to_the_freeze(

@@ -6,6 +6,7 @@ challenge, a closed competition, a revoked token, a new team) shows on the very
 next attempt all the same.
 """
 
+import re
 from datetime import timedelta
 from io import StringIO
 
@@ -17,20 +18,34 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_redis import get_redis_connection
 
+from accounts.models import User
 from accounts.services import team_create, token_create, token_revoke
 from challenges.models import ChallengeState, Competition
 from challenges.services import challenge_set_state
 from scoring import store
 from scoring.derivation import flag_hash
 from scoring.flags import flags_reindex
-from scoring.models import CheatKind, CheatRecord, Result, Solve
+from scoring.ledger import scores_verify
+from scoring.models import (
+    CheatKind,
+    CheatRecord,
+    Principal,
+    PrincipalKind,
+    Result,
+    ScoreEvent,
+    ScoreReason,
+    Solve,
+)
+from scoring.selectors import principal_score
 from scoring.services import decoy_create, principal_set_banned, solve_delete
+from scoring.tallies import tallies_recount, value_of
 
 from .factories import (
     attempt,
     derived,
     flag_of,
     make_challenge,
+    make_dynamic,
     own_flag,
     player,
     principal_of,
@@ -221,3 +236,96 @@ def test_a_refused_capped_attempt_does_not_wipe_the_lockout_window(needs_redis, 
 
     assert third.result == Result.WRONG and third.retry_after == 30
     assert attempt(solo, open_one, flag_of(open_one)).result == Result.RATE_LIMITED
+
+
+def earlier_solvers(challenge, count: int) -> None:
+    """`count` solo principals who solved `challenge` before, ledger and tally
+    consistent (bulk: this is set-up, not what is measured)."""
+    question = question_of(challenge)
+    competition = Competition.objects.default()
+    users = User.objects.bulk_create(
+        User(username=f"early{challenge.pk}-{n}", email=f"e{n}@example.org")
+        for n in range(count)
+    )
+    now = timezone.now()
+    points = [value_of(question, n + 1) for n in range(count)]
+    principals = Principal.objects.bulk_create(
+        Principal(
+            competition=competition,
+            kind=PrincipalKind.SOLO,
+            user=user,
+            ledger_total=points[n],
+            solve_count=1,
+            last_solve_at=now,
+        )
+        for n, user in enumerate(users)
+    )
+    Solve.objects.bulk_create(
+        Solve(principal=p, question=question, points=points[n], created_at=now)
+        for n, p in enumerate(principals)
+    )
+    ScoreEvent.objects.bulk_create(
+        ScoreEvent(
+            principal=p,
+            delta=points[n],
+            reason=ScoreReason.SOLVE,
+            question=question,
+            created_at=now,
+        )
+        for n, p in enumerate(principals)
+    )
+    tallies_recount(competition_id=competition.pk, questions=[question])
+
+
+def correct_flag_statements(challenge) -> list[str]:
+    """The SQL of one warm correct submission over the API, by its first word
+    and table."""
+    user = player(f"late{challenge.pk}", team=False)
+    client = api_client(token_create(user=user)[1])
+    assert result(client, challenge, "CTF{warm-up}") == Result.WRONG
+    flag = flag_of(challenge)
+    with CaptureQueriesContext(connection) as queries:
+        assert result(client, challenge, flag) == Result.CORRECT
+    return [
+        re.sub(r'"s\d+_x\d+"', "<savepoint>", " ".join(q["sql"].split()[:3]))
+        for q in queries.captured_queries
+    ]
+
+
+def test_a_correct_flag_costs_the_same_statements_after_1_or_2000_solvers(
+    needs_redis, db
+):
+    flags_reindex()
+    # Linear decay by 1 from 10,000: every solve changes the value.
+    few = make_dynamic("Few", initial=10_000, decay=1, minimum=1, function="linear")
+    many = make_dynamic("Many", initial=10_000, decay=1, minimum=1, function="linear")
+    earlier_solvers(few, 1)
+    earlier_solvers(many, 2000)
+
+    statements = correct_flag_statements(many)
+
+    assert statements == correct_flag_statements(few)
+    assert statements == CORRECT_DYNAMIC_STATEMENTS
+    assert scores_verify() == []
+    # The first of the 2,000 solved at 10,000 and now holds the value after 2,001
+    # solves, with no row of its written since.
+    first = Principal.objects.get(user__username=f"early{many.pk}-0")
+    assert principal_score(first) == 8000
+
+
+# A correct flag on a dynamic question whose value it changes: 9 statements in
+# the transaction (a savepoint here, BEGIN/COMMIT in production), whatever the
+# number of earlier solvers. On a static question the two value lines go.
+CORRECT_DYNAMIC_STATEMENTS = [
+    "SAVEPOINT <savepoint>",
+    "SELECT pg_advisory_xact_lock((7311::bigint <<",  # principal lock + its ban
+    "UPDATE scoring_questiontally SET",  # tally lock + public solve count
+    'UPDATE "scoring_questiontally" SET',  # the new value
+    'INSERT INTO "scoring_valuechange"',  # ... in the value history
+    'INSERT INTO "scoring_solve"',
+    'INSERT INTO "scoring_submission"',
+    'INSERT INTO "scoring_scoreevent"',
+    'UPDATE "scoring_principal" SET',
+    'INSERT INTO "audit_eventlog"',
+    "RELEASE SAVEPOINT <savepoint>",
+]
