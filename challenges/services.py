@@ -16,7 +16,7 @@ from django.utils import timezone
 from audit.models import EventType
 from audit.services import record
 from challenges.access import catalog_changed
-from challenges.catalog import ChallengeSpec, SpecProblem, scan_catalog
+from challenges.catalog import ChallengeSpec, SpecProblem, SpecWarning, scan_catalog
 from challenges.models import (
     Challenge,
     ChallengeFile,
@@ -26,9 +26,9 @@ from challenges.models import (
     Hint,
     Question,
 )
+from challenges.names import KnownChallenges
 from challenges.signals import challenges_published
 from requirements.compiled import requirement_from_spec
-from requirements.lispish import LispIshError
 
 # Parsed specs by catalog root, reused while their files are unchanged.
 _SPEC_CACHE: dict[str, dict[str, ChallengeSpec]] = {}
@@ -36,8 +36,9 @@ _SPEC_CACHE: dict[str, dict[str, ChallengeSpec]] = {}
 
 @dataclass
 class RescanReport:
-    """What a rescan did (or, dry, would do); paths are relative to the catalog."""
+    """What a rescan did (or, dry, would do); paths are relative to `catalog`."""
 
+    catalog: str = ""
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -67,8 +68,15 @@ class RescanReport:
         verb = "would be" if self.dry_run else ""
         parts = [
             f"{len(getattr(self, k))} {k}"
-            for k in ("added", "updated", "unchanged", "hidden", "rejected")
+            for k in ("added", "updated", "unchanged", "hidden")
         ]
+        # A rejected spec may have several problems: count the specs.
+        rejected = len({p["path"] for p in self.rejected})
+        errors = len(self.rejected)
+        parts.append(
+            f"{rejected} rejected"
+            + (f" ({errors} problems)" if errors > rejected else "")
+        )
         return (
             f"Rescan{' (dry run)' if self.dry_run else ''}: "
             + ", ".join(parts)
@@ -82,14 +90,68 @@ def _identity_of(problem_path: str) -> str:
     return str(PurePosixPath(problem_path).parent)
 
 
-def _requirement_problem(spec: ChallengeSpec, error: LispIshError) -> SpecProblem:
-    return SpecProblem(
-        path=spec.path,
-        line=None,
-        col=None,
-        field="requirements",
-        message=f"LispIsh {error}",
-    )
+def _unique_names(
+    specs: dict[str, ChallengeSpec], existing: dict[str, Challenge]
+) -> tuple[dict[str, ChallengeSpec], list[SpecProblem]]:
+    """Keep one spec per challenge name; reject the others with both paths.
+
+    The spec whose challenge has the name already keeps it, else the first in
+    path order; a name taken by a challenge made in the admin stays with it.
+    """
+    holders = {c.normalized_name: c for c in existing.values() if c.identity in specs}
+    admin_made = {
+        c.normalized_name: c
+        for c in existing.values()
+        if not c.spec_path and c.identity not in specs
+    }
+    groups: dict[str, list[ChallengeSpec]] = {}
+    for identity in sorted(specs):
+        groups.setdefault(specs[identity].normalized_name, []).append(specs[identity])
+    kept: dict[str, ChallengeSpec] = {}
+    problems: list[SpecProblem] = []
+    for name, group in groups.items():
+        holder = holders.get(name)
+        keeper = next(
+            (s for s in group if holder and s.identity == holder.identity), group[0]
+        )
+        taken = admin_made.get(name)
+        for spec in group:
+            if taken is None and spec is keeper:
+                kept[spec.identity] = spec
+                continue
+            where = (
+                f"the challenge made in the admin (id {taken.pk})"
+                if taken
+                else keeper.path
+            )
+            message = (
+                f"the name {spec.name!r} is already used by {where}; "
+                "challenge names must be unique"
+            )
+            problems.append(
+                SpecProblem(spec.path, spec.name_line, None, "name", message)
+            )
+    return kept, problems
+
+
+def _name_warnings(
+    specs: dict[str, ChallengeSpec], existing: dict[str, Challenge]
+) -> list[dict]:
+    """Requirements and `next:` that name no challenge, with path and line."""
+    names = {s.normalized_name: s.name for s in specs.values()}
+    for challenge in existing.values():
+        if challenge.identity not in specs:
+            names.setdefault(challenge.normalized_name, challenge.name)
+    known = KnownChallenges(names, {c.pk for c in existing.values()})
+    warnings = []
+    for identity in sorted(specs):
+        spec = specs[identity]
+        for ref in spec.references:
+            problem = known.problem(ref.ref)
+            if problem:
+                warning = SpecWarning(spec.path, f"{ref.field}: {problem}", ref.line)
+                warnings.append(warning.to_dict())
+    return warnings
 
 
 def _services(spec: ChallengeSpec) -> dict:
@@ -123,8 +185,10 @@ def _challenge_fields(spec: ChallengeSpec, requirement: str) -> dict:
         "connection_info": spec.connection_info,
         "tags": list(spec.tags),
         "topics": list(spec.topics),
-        "state": spec.state,
+        "spec_path": spec.path,
+        "spec_state": spec.state,
         "locked_visibility": spec.locked_visibility,
+        "next_ref": "" if spec.next is None else str(spec.next),
         "requirement": requirement,
         "services": _services(spec),
         "content_hash": spec.content_hash,
@@ -134,9 +198,15 @@ def _challenge_fields(spec: ChallengeSpec, requirement: str) -> dict:
 
 
 def _apply_spec(challenge: Challenge, spec: ChallengeSpec, requirement: str) -> None:
-    """Write `spec` onto `challenge` and its questions, hints and files."""
+    """Write `spec` onto `challenge` and its questions, hints and files.
+
+    The operational fields stay as organizers set them; the spec's `state:`
+    applies to a new challenge and whenever it changes in the spec.
+    """
     if challenge.requirement != requirement:
         challenge.requirement_error = ""
+    if challenge.pk is None or challenge.spec_state != spec.state:
+        challenge.state = spec.state
     for name, value in _challenge_fields(spec, requirement).items():
         setattr(challenge, name, value)
     challenge.updated_at = timezone.now()
@@ -208,22 +278,29 @@ def catalog_rescan(
     root = Path(catalog or settings.CATALOG_DIR).resolve()
     result = scan_catalog(root, cache=_SPEC_CACHE.get(str(root)), progress=progress)
     _SPEC_CACHE[str(root)] = result.cache()
+    existing = {c.identity: c for c in Challenge.objects.all()}
+    specs, problems = _unique_names(result.specs, existing)
+    problems = list(result.rejected) + problems
     report = RescanReport(
-        dry_run=dry_run, warnings=[w.to_dict() for w in result.warnings]
+        catalog=str(root),
+        dry_run=dry_run,
+        warnings=[w.to_dict() for w in result.warnings]
+        + _name_warnings(specs, existing),
     )
-    problems = list(result.rejected)
-    valid: dict[str, tuple[ChallengeSpec, str]] = {}
-    for identity, spec in result.specs.items():
-        try:
-            requirement = requirement_from_spec(
-                spec.requirement_text or list(spec.prerequisites)
-            )
-        except LispIshError as error:
-            problems.append(_requirement_problem(spec, error))
-        else:
-            valid[identity] = (spec, requirement)
+    valid = {
+        identity: (
+            spec,
+            requirement_from_spec(spec.requirement_text or list(spec.prerequisites)),
+        )
+        for identity, spec in specs.items()
+    }
     report.rejected = [p.to_dict() for p in problems]
-    problem_of = {_identity_of(p.path): str(p) for p in problems}
+    problem_of: dict[str, str] = {}
+    for problem in problems:
+        identity = _identity_of(problem.path)
+        problem_of[identity] = "\n".join(
+            filter(None, [problem_of.get(identity), str(problem)])
+        )
 
     flagged = 0
     with transaction.atomic():
@@ -236,6 +313,7 @@ def catalog_rescan(
             elif (
                 challenge.content_hash == spec.content_hash
                 and challenge.requirement == requirement
+                and challenge.spec_path == spec.path
                 and not challenge.is_missing
                 and not challenge.spec_error
             ):
@@ -246,7 +324,7 @@ def catalog_rescan(
             if not dry_run:
                 _apply_spec(challenge, spec, requirement)
         for identity, challenge in sorted(existing.items()):
-            if identity in valid:
+            if identity in valid or not challenge.from_catalog:
                 continue
             if identity in problem_of:
                 # Keep the last good version live; flag it until the spec is fixed.

@@ -447,7 +447,7 @@ def test_the_command_prints_json_with_paths_relative_to_the_catalog(root, db):
             "error": "no flag: every question needs at least one",
         }
     ]
-    assert [set(w) for w in data["warnings"]] == [{"path", "message"}]
+    assert [set(w) for w in data["warnings"]] == [{"path", "line", "message"}]
     assert data["warnings"][0]["path"] == "misc/odd/challenge.yml"
     assert "colour" in data["warnings"][0]["message"]
 
@@ -488,13 +488,13 @@ flags:
         ("name: Negative\nvalue: -5\nflags: [x]\n", 2, "value", ""),
         (
             'name: Bad\nvalue: 1\nflags: [x]\nrequirements: (AND (COMPLETED "A")\n',
-            None,
+            4,
             "requirements",
             "LispIsh",
         ),
         (
             "name: Bad\nvalue: 1\nflags: [x]\nrequirements: (FROB 1)\n",
-            None,
+            4,
             "requirements",
             "unknown block FROB",
         ),
