@@ -14,9 +14,6 @@ from challenges.models import Challenge
 from requirements.compiled import compile_requirement
 from requirements.lispish import Expression, LispIshError
 
-# The blocks whose literal arguments are challenge names or ids.
-NAMING_BLOCKS = ("COMPLETED", "COMPLETED-ANY")
-
 
 @dataclass(frozen=True)
 class KnownChallenges:
@@ -53,7 +50,7 @@ class KnownChallenges:
 
 def expression_refs(expression: Expression) -> list[str | int]:
     """The challenge names and ids a requirement writes out."""
-    return [ref for block in NAMING_BLOCKS for ref in expression.literals(block)]
+    return [node.value for node in expression.challenge_refs()]
 
 
 def challenge_refs(challenge: Challenge) -> list[str | int]:

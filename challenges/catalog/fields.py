@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 # LispIsh is pure Python like this package (no Django).
-from requirements.lispish import Call, Int, LispIshError, Str, from_names
+from requirements.lispish import LispIshError, from_names
 from requirements.lispish import parse as parse_lispish
 
 from .context import (
@@ -378,10 +378,7 @@ def _lispish(ctx: Ctx, doc: MarkedDict, text: str) -> tuple[NameRef, ...]:
         NameRef(
             "requirements", arg.value, _line(ctx.place(mark, text, arg.line, arg.col))
         )
-        for node in expression.nodes()
-        if isinstance(node, Call) and node.name in ("COMPLETED", "COMPLETED-ANY")
-        for arg in node.args
-        if isinstance(arg, (Str, Int))
+        for arg in expression.challenge_refs()
     )
 
 

@@ -255,8 +255,12 @@ def test_a_preview_shows_name_category_and_points_but_no_access(
     assert "200 points" in page
     assert "lying around" not in page
     assert "notes.txt" not in page
-    assert download.status_code == 404
-    assert feedback.status_code == 404
+    # Preview promises no author and no solve count either.
+    assert "by " not in page.split('<div class="card">', 1)[1]
+    assert "solve" not in page.split('<div class="card">', 1)[1]
+    assert download.status_code == 403
+    assert feedback.status_code == 403
+    assert "notes.txt" not in download.content.decode()
     assert not Feedback.objects.exists()
 
 
@@ -268,7 +272,11 @@ def test_a_locked_challenge_refuses_its_files(root, leak, solo, login):
 
     response = login(solo).get(download_url(leak, "notes.txt"))
 
-    assert response.status_code == 404
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "This challenge is locked. Solve Warmup" in page
+    assert "Leaky Notes" not in page
+    assert "notes.txt" not in page
 
 
 @pytest.mark.parametrize(

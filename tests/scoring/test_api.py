@@ -97,9 +97,16 @@ def test_the_question_is_required_when_there_are_several(api):
     two = make_challenge("Two parts", questions=("one", "two"))
 
     without = post(api, two, flag=flag_of(two, "one"))
-    assert without.status_code == 200
-    assert without.json()["result"] == "refused"
-    assert without.json()["message"] == "Say which question this flag answers."
+    assert without.status_code == 400
+    assert without.json()["error"] == "invalid"
+    ids = f"{question_of(two, 'one').pk}, {question_of(two, 'two').pk}"
+    assert without.json()["fields"] == {
+        "question": [
+            f"This challenge has 2 questions: say which one the flag answers "
+            f"(ids {ids})."
+        ]
+    }
+    assert not Submission.objects.exists()
 
     right = post(
         api, two, flag=flag_of(two, "one"), question=question_of(two, "one").pk
