@@ -9,10 +9,13 @@ import difflib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
+from challenges.access import catalog_version
 from challenges.catalog import normalize_name
 from challenges.models import Challenge
 from requirements.compiled import compile_requirement
 from requirements.lispish import Expression, LispIshError
+
+_current: "tuple[str | None, KnownChallenges] | None" = None
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,16 @@ class KnownChallenges:
 
     names: Mapping[str, str]
     ids: Collection[int]
+
+    @classmethod
+    def current(cls) -> "KnownChallenges":
+        """The names as of the catalog version, kept in this process between
+        changes (the admin's list asks once per row)."""
+        global _current
+        version = catalog_version(max_age=1.0)
+        if version is None or _current is None or _current[0] != version:
+            _current = (version, cls.load())
+        return _current[1]
 
     @classmethod
     def load(cls) -> "KnownChallenges":
@@ -70,4 +83,4 @@ def challenge_refs(challenge: Challenge) -> list[str | int]:
 def editor_warnings(expression: Expression) -> list[str]:
     """What the requirement editor says about names (registered in apps.py)."""
     refs = expression_refs(expression)
-    return KnownChallenges.load().problems(refs) if refs else []
+    return KnownChallenges.current().problems(refs) if refs else []

@@ -12,11 +12,19 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.text import slugify
 
 from audit.models import EventType
 from audit.services import record
 from challenges.access import catalog_changed
-from challenges.catalog import ChallengeSpec, SpecProblem, SpecWarning, scan_catalog
+from challenges.catalog import (
+    ChallengeSpec,
+    SpecProblem,
+    SpecWarning,
+    normalize_name,
+    scan_catalog,
+)
+from challenges.catalog.paths import digest_file
 from challenges.models import (
     Challenge,
     ChallengeFile,
@@ -29,6 +37,9 @@ from challenges.models import (
 from challenges.names import KnownChallenges
 from challenges.signals import challenges_published
 from requirements.compiled import requirement_from_spec
+
+# Challenges made in the admin: no folder of the catalog can have this identity.
+ADMIN_IDENTITY_PREFIX = ".admin/"
 
 # Parsed specs by catalog root, reused while their files are unchanged.
 _SPEC_CACHE: dict[str, dict[str, ChallengeSpec]] = {}
@@ -357,18 +368,87 @@ def catalog_rescan(
     return report
 
 
-def challenge_set_state(*, challenges: QuerySet, state: str) -> int:
-    """Show or hide challenges; returns how many changed."""
+def challenge_set_state(*, challenges: QuerySet, state: str, actor=None) -> int:
+    """Show or hide challenges (rescans keep it); returns how many changed."""
     if state not in ChallengeState.values:
         raise ValueError(f"unknown state {state!r}")
-    changing = list(challenges.exclude(state=state).values_list("pk", flat=True))
-    Challenge.objects.filter(pk__in=changing).update(
+    changing = list(challenges.exclude(state=state).values_list("pk", "name", "state"))
+    Challenge.objects.filter(pk__in=[pk for pk, _, _ in changing]).update(
         state=state, updated_at=timezone.now()
     )
     catalog_changed()
+    for pk, name, old in changing:
+        _audit_change(pk, name, {"state": (old, state)}, actor)
     if state == ChallengeState.VISIBLE:
-        _published(changing)
+        _published([pk for pk, _, _ in changing])
     return len(changing)
+
+
+@transaction.atomic
+def challenge_admin_save(*, challenge: Challenge, changes: dict, actor) -> Challenge:
+    """Save an organizer's edit of `challenge` (`changes`: field -> (old, new))
+    and audit it. A catalog challenge takes only its operational fields: the
+    rest is its spec's, and a rescan would put it back."""
+    if challenge.from_catalog:
+        spec_owned = sorted(set(changes) - set(Challenge.OPERATIONAL_FIELDS))
+        if spec_owned:
+            raise ValueError(
+                f"{', '.join(spec_owned)} of {challenge} come from "
+                f"{challenge.spec_path}; edit the spec and rescan"
+            )
+    created = challenge.pk is None
+    if created:
+        challenge.identity = _admin_identity(challenge.name)
+    challenge.normalized_name = normalize_name(challenge.name)
+    if "requirement" in changes:
+        challenge.requirement_error = ""  # a new requirement gets a fresh verdict
+    challenge.updated_at = timezone.now()
+    challenge.save()
+    if created or changes:
+        _audit_change(challenge.pk, challenge.name, changes, actor, created=created)
+    if challenge.state == ChallengeState.VISIBLE and (created or "state" in changes):
+        _published([challenge.pk])
+    return challenge
+
+
+def _admin_identity(name: str) -> str:
+    """A unique identity no catalog folder can take (the scan skips dot folders)."""
+    base = f"{ADMIN_IDENTITY_PREFIX}{slugify(name) or 'challenge'}"
+    identity, n = base, 1
+    while Challenge.objects.filter(identity=identity).exists():
+        n += 1
+        identity = f"{base}-{n}"
+    return identity
+
+
+def _audit_change(pk: int, name: str, changes: dict, actor, created=False) -> None:
+    operational = {
+        field: {"from": str(old), "to": str(new)}
+        for field, (old, new) in changes.items()
+        if field in Challenge.OPERATIONAL_FIELDS
+    }
+    words = [f"{f} {v['from']} → {v['to']}" for f, v in operational.items()]
+    others = sorted(set(changes) - set(operational))
+    if others:
+        words.append("edited " + ", ".join(others))
+    record(
+        EventType.CHALLENGE_CHANGED,
+        actor=actor,
+        subject=name[:200],
+        message=("created" if created else "; ".join(words))[:500],
+        details={"challenge": pk, "changes": operational, "fields": others},
+    )
+
+
+def challenge_file_describe(*, handout: ChallengeFile) -> ChallengeFile:
+    """Fill an uploaded handout's name, size, hash and placeholders from its file."""
+    path = handout.upload.path
+    handout.size = handout.upload.size
+    handout.sha256, handout.is_text, placeholders = digest_file(path, handout.size)
+    handout.placeholders = list(placeholders)
+    handout.name = handout.name or PurePosixPath(handout.upload.name).name
+    handout.save()
+    return handout
 
 
 def _published(challenge_ids: list[int]) -> None:

@@ -587,7 +587,7 @@ def test_the_challenge_admin_flags_a_rejected_spec(root, organizer, login):
     page = response.content.decode()
     assert "SQLi 101" in page
     assert "spec rejected" in page
-    assert "Warmup" not in page
+    assert ">Warmup</a>" not in page
     assert Question.objects.filter(challenge__identity="web/sqli").count() == 1
 
 
