@@ -4,6 +4,7 @@ flags), feedback, and the catalog rescan."""
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -149,6 +150,9 @@ class QuestionInline(admin.StackedInline):
 class HintInline(admin.TabularInline):
     model = Hint
     fields = ["title", "content", "cost", "position"]
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+    }
     extra = 0
 
 
