@@ -389,21 +389,26 @@ def challenge_admin_save(*, challenge: Challenge, changes: dict, actor) -> Chall
     """Save an organizer's edit of `challenge` (`changes`: field -> (old, new))
     and audit it. A catalog challenge takes only its operational fields: the
     rest is its spec's, and a rescan would put it back."""
+    created = challenge.pk is None
+    columns = None
     if challenge.from_catalog:
         spec_owned = sorted(set(changes) - set(Challenge.OPERATIONAL_FIELDS))
         if spec_owned:
             raise ValueError(
-                f"{', '.join(spec_owned)} of {challenge} come from "
-                f"{challenge.spec_path}; edit the spec and rescan"
+                f"{', '.join(spec_owned)}: these come from {challenge.spec_path}; "
+                "edit the spec and rescan"
             )
-    created = challenge.pk is None
-    if created:
-        challenge.identity = _admin_identity(challenge.name)
-    challenge.normalized_name = normalize_name(challenge.name)
-    if "requirement" in changes:
-        challenge.requirement_error = ""  # a new requirement gets a fresh verdict
+        # Only these columns: a rescan that committed since the form was read
+        # keeps what it wrote.
+        columns = [*changes, "updated_at"]
+    else:
+        if created:
+            challenge.identity = _admin_identity(challenge.name)
+        challenge.normalized_name = normalize_name(challenge.name)
+        if "requirement" in changes:
+            challenge.requirement_error = ""  # a new requirement: a fresh verdict
     challenge.updated_at = timezone.now()
-    challenge.save()
+    challenge.save(update_fields=columns)
     if created or changes:
         _audit_change(challenge.pk, challenge.name, changes, actor, created=created)
     if challenge.state == ChallengeState.VISIBLE and (created or "state" in changes):

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from audit.models import EventLog, EventType
 from challenges.models import Challenge, ChallengeFile
-from challenges.services import catalog_rescan
+from challenges.services import catalog_rescan, challenge_admin_save
 from scoring.pipeline import submission_attempt
 
 from .factories import (
@@ -99,6 +99,34 @@ def test_hiding_a_catalog_challenge_is_audited_and_survives_rescans(root, admin)
     assert event.subject == "SQLi 101"
     assert event.message == "state visible → hidden"
     assert event.details["changes"] == {"state": {"from": "visible", "to": "hidden"}}
+
+
+def test_an_operational_edit_keeps_what_a_rescan_wrote_meanwhile(root, organizer):
+    stale = Challenge.objects.get(identity="web/sqli")  # the admin's form reads it
+    write_sqli(root, value=150)
+    catalog_rescan(catalog=root)  # a rescan commits before the form is saved
+
+    stale.state = "hidden"
+    challenge_admin_save(
+        challenge=stale, changes={"state": ("visible", "hidden")}, actor=organizer
+    )
+
+    fresh = Challenge.objects.get(identity="web/sqli")
+    assert (fresh.value, fresh.state) == (150, "hidden")
+    assert fresh.content_hash != ""
+    assert catalog_rescan(catalog=root).unchanged == ["misc/warmup", "web/sqli"]
+
+
+def test_the_service_refuses_to_edit_what_a_spec_says(root, organizer):
+    sqli = Challenge.objects.get(identity="web/sqli")
+    sqli.name = "Renamed"
+
+    with pytest.raises(
+        ValueError, match="name: these come from web/sqli/challenge.yml"
+    ):
+        challenge_admin_save(
+            challenge=sqli, changes={"name": ("SQLi 101", "Renamed")}, actor=organizer
+        )
 
 
 def test_a_state_changed_in_the_spec_still_applies(root, admin):

@@ -284,7 +284,6 @@ def test_a_frozen_board_does_not_rescan_the_ledger_on_each_request(
     frozen_with_late_solves, client, monkeypatch
 ):
     monkeypatch.setattr("scoring.scoreboard.SNAPSHOT_GRACE", timedelta(0))
-
     def ledger_sums(queries) -> list[str]:
         return [
             q["sql"]
