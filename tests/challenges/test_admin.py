@@ -42,6 +42,12 @@ def root(tmp_path, settings, db):
     return root
 
 
+@pytest.fixture(autouse=True)
+def uploads(tmp_path, settings):
+    """Uploaded handouts land in the test's folder, not in var/."""
+    settings.MEDIA_ROOT = tmp_path / "uploads"
+
+
 @pytest.fixture
 def admin(organizer, login):
     return login(organizer)
@@ -157,10 +163,7 @@ def test_the_visibility_actions_are_audited(root, admin):
     )
 
 
-def test_a_challenge_made_in_the_admin_is_edited_with_forms(
-    root, admin, solo, settings, tmp_path
-):
-    settings.MEDIA_ROOT = tmp_path / "uploads"
+def test_a_challenge_made_in_the_admin_is_edited_with_forms(root, admin, solo):
     add = reverse("admin:challenges_challenge_add")
     page = admin.get(add).content.decode()
     # Flags are rows of a kind and a text, tags a line: no JSON to type.
