@@ -16,6 +16,7 @@ class EventType(models.TextChoices):
     SCOREBOARD_FROZEN = "SCOREBOARD_FROZEN", "Scoreboard frozen or unfrozen"
     REQUIREMENT_ERROR = "REQUIREMENT_ERROR", "Requirement error"
     CATALOG_RESCANNED = "CATALOG_RESCANNED", "Catalog rescanned"
+    CHALLENGE_CHANGED = "CHALLENGE_CHANGED", "Challenge changed in the admin"
     TEAM_CREATED = "TEAM_CREATED", "Team created"
     TEAM_JOINED = "TEAM_JOINED", "Team joined"
     TEAM_LEFT = "TEAM_LEFT", "Team left"

@@ -357,8 +357,14 @@ class RequirementContext:
 def challenge_access(
     challenge: Challenge, context: RequirementContext, functions: dict | None = None
 ) -> Access:
-    """Decide what `context`'s player gets of `challenge`."""
+    """Decide what `context`'s player gets of `challenge`.
+
+    A challenge the principal solved stays open, whatever its requirement says
+    since: a broken or changed requirement never takes a solve off a board.
+    """
     if not challenge.requirement or context.user.is_staff:
+        return OPEN
+    if challenge.pk in context.solved_challenge_ids:
         return OPEN
     try:
         expression = compile_requirement(challenge.requirement)

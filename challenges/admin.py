@@ -2,15 +2,23 @@
 flags), feedback, and the catalog rescan."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
+from challenges.admin_forms import (
+    SPEC_FIELDS,
+    ChallengeForm,
+    HandoutForm,
+    QuestionForm,
+)
 from challenges.admin_requirements import requirement_test_as
-from challenges.catalog import normalize_name
 from challenges.models import (
     Challenge,
     ChallengeFile,
@@ -19,14 +27,21 @@ from challenges.models import (
     Hint,
     Question,
 )
+from challenges.names import KnownChallenges, challenge_refs
 from challenges.services import (
     catalog_rescan,
+    challenge_admin_save,
+    challenge_file_describe,
     challenge_set_state,
     competition_freeze,
     competition_unfreeze,
 )
+from requirements.compiled import explain_requirement
 from requirements.fields import RequirementField
+from requirements.lispish import LispIshError
 from requirements.widgets import RequirementWidget
+
+OPERATIONAL = list(Challenge.OPERATIONAL_FIELDS)
 
 
 class FreezeForm(forms.Form):
@@ -93,27 +108,60 @@ class CompetitionAdmin(admin.ModelAdmin):
         )
 
 
-class QuestionInline(admin.TabularInline):
+class CatalogInline(admin.TabularInline):
+    """What a catalog challenge's spec says: shown, never edited here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class CatalogQuestionInline(CatalogInline):
     model = Question
-    fields = ["key", "name", "points", "attempts", "flags", "position"]
+    fields = ["key", "name", "points", "attempts", "flag_kinds"]
+    readonly_fields = fields
+
+    @admin.display(description="flags")
+    def flag_kinds(self, question: Question) -> str:
+        return ", ".join(f.get("kind", "?") for f in question.flags)
+
+
+class CatalogHintInline(CatalogInline):
+    model = Hint
+    fields = ["title", "content", "cost"]
+
+
+class CatalogFileInline(CatalogInline):
+    model = ChallengeFile
+    fields = ["name", "relative_path", "size", "sha256", "placeholders"]
+
+
+class QuestionInline(admin.StackedInline):
+    model = Question
+    form = QuestionForm
     extra = 0
 
 
 class HintInline(admin.TabularInline):
     model = Hint
     fields = ["title", "content", "cost", "position"]
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+    }
     extra = 0
 
 
 class FileInline(admin.TabularInline):
     model = ChallengeFile
-    fields = ["name", "relative_path", "size", "sha256", "placeholders"]
-    readonly_fields = fields
+    form = HandoutForm
+    fields = ["upload", "name", "position", "size", "sha256", "placeholders"]
+    readonly_fields = ["size", "sha256", "placeholders"]
     extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # files come from the catalog
 
 
 class ProblemFilter(admin.SimpleListFilter):
@@ -124,6 +172,7 @@ class ProblemFilter(admin.SimpleListFilter):
         return [
             ("spec", "Spec rejected on disk"),
             ("requirement", "Requirement error"),
+            ("names", "Names no challenge"),
             ("missing", "Folder missing"),
         ]
 
@@ -132,13 +181,39 @@ class ProblemFilter(admin.SimpleListFilter):
             return queryset.exclude(spec_error="")
         if self.value() == "requirement":
             return queryset.exclude(requirement_error="")
+        if self.value() == "names":
+            known = KnownChallenges.current()
+            pointing = Challenge.objects.exclude(requirement="", next_ref="")
+            return queryset.filter(
+                pk__in=[c.pk for c in pointing if known.problems(challenge_refs(c))]
+            )
         if self.value() == "missing":
             return queryset.filter(is_missing=True)
         return queryset
 
 
+# Kept by the system: shown, never edited.
+SYSTEM_FIELDS = [
+    "identity",
+    "spec_file",
+    "normalized_name",
+    "content_hash",
+    "spec_error",
+    "requirement_error",
+    "is_missing",
+    "services",
+    "created_at",
+    "updated_at",
+]
+
+
 @admin.register(Challenge)
 class ChallengeAdmin(admin.ModelAdmin):
+    """The catalog is the one source of what its specs say: a catalog challenge
+    shows those fields read-only with its spec's path, and only its operational
+    fields are edited here. A challenge made in the admin is edited in full."""
+
+    form = ChallengeForm
     list_display = [
         "name",
         "category",
@@ -146,23 +221,13 @@ class ChallengeAdmin(admin.ModelAdmin):
         "type",
         "state",
         "question_count",
-        "has_requirement",
+        "requirement_shown",
         "problems",
+        "source",
         "updated_at",
     ]
     list_filter = ["state", ProblemFilter, "category", "type", "locked_visibility"]
     search_fields = ["name", "identity", "category", "author"]
-    readonly_fields = [
-        "identity",
-        "normalized_name",
-        "content_hash",
-        "spec_error",
-        "requirement_error",
-        "is_missing",
-        "created_at",
-        "updated_at",
-    ]
-    inlines = [QuestionInline, HintInline, FileInline]
     actions = ["make_visible", "make_hidden"]
     change_list_template = "admin/challenges/challenge/change_list.html"
     # The admin swaps in its own textarea for text fields unless told otherwise.
@@ -171,13 +236,65 @@ class ChallengeAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(_questions=Count("questions"))
 
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        status = ("Status", {"fields": SYSTEM_FIELDS, "classes": ["collapse"]})
+        if obj is None or not obj.from_catalog:
+            return [(None, {"fields": [*SPEC_FIELDS, *OPERATIONAL]}), status]
+        return [
+            (
+                "From the catalog",
+                {
+                    "fields": SPEC_FIELDS,
+                    "description": format_html(
+                        "These fields come from <code>{}</code> in the catalog "
+                        "(<code>{}</code>). Edit the spec there and rescan: the "
+                        "next rescan would undo an edit made here.",
+                        obj.spec_path,
+                        settings.CATALOG_DIR,
+                    ),
+                },
+            ),
+            (
+                "Running the event",
+                {
+                    "fields": OPERATIONAL,
+                    "description": "Yours to change: rescans keep these, and "
+                    "every change is in the audit log.",
+                },
+            ),
+            status,
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if obj is not None and obj.from_catalog:
+            return [*SYSTEM_FIELDS, *SPEC_FIELDS]
+        return SYSTEM_FIELDS
+
+    def get_inlines(self, request: HttpRequest, obj=None) -> list:
+        if obj is not None and obj.from_catalog:
+            return [CatalogQuestionInline, CatalogHintInline, CatalogFileInline]
+        return [QuestionInline, HintInline, FileInline]
+
+    @admin.display(description="spec file")
+    def spec_file(self, challenge: Challenge) -> str:
+        return challenge.spec_path or "none: made in the admin"
+
+    @admin.display(description="source")
+    def source(self, challenge: Challenge) -> str:
+        return "catalog" if challenge.from_catalog else "admin"
+
     @admin.display(description="questions", ordering="_questions")
     def question_count(self, challenge: Challenge) -> int:
         return challenge._questions
 
-    @admin.display(description="requirement", boolean=True)
-    def has_requirement(self, challenge: Challenge) -> bool:
-        return bool(challenge.requirement)
+    @admin.display(description="requirement")
+    def requirement_shown(self, challenge: Challenge) -> str:
+        if not challenge.requirement.strip():
+            return "none"
+        try:
+            return explain_requirement(challenge.requirement)
+        except LispIshError:
+            return challenge.requirement
 
     @admin.display(description="problems")
     def problems(self, challenge: Challenge) -> str:
@@ -186,25 +303,48 @@ class ChallengeAdmin(admin.ModelAdmin):
             flags.append("⚠ spec rejected")
         if challenge.requirement_error:
             flags.append("⚠ requirement error")
+        flags += [
+            f"⚠ {p}"
+            for p in KnownChallenges.current().problems(challenge_refs(challenge))
+        ]
         if challenge.is_missing:
             flags.append("folder missing")
         return ", ".join(flags) or "—"
 
     def save_model(self, request, obj, form, change) -> None:
-        # Requirements match names through normalized_name: keep it in step.
-        obj.normalized_name = normalize_name(obj.name)
-        if "requirement" in form.changed_data:
-            obj.requirement_error = ""  # a new requirement gets a fresh verdict
-        super().save_model(request, obj, form, change)
+        changes = {
+            f: (form.initial.get(f), form.cleaned_data.get(f))
+            for f in form.changed_data
+        }
+        challenge_admin_save(challenge=obj, changes=changes, actor=request.user)
+        for problem in KnownChallenges.current().problems(challenge_refs(obj)):
+            self.message_user(
+                request,
+                f"{obj} is locked for everyone until this is fixed: {problem}.",
+                messages.WARNING,
+            )
+
+    def save_formset(self, request, form, formset, change) -> None:
+        if formset.model is not ChallengeFile:
+            return super().save_formset(request, form, formset, change)
+        for handout in formset.save(commit=False):
+            handout.save()  # stores the upload
+            challenge_file_describe(handout=handout)
+        for handout in formset.deleted_objects:
+            handout.delete()
 
     @admin.action(description="Make visible")
     def make_visible(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = challenge_set_state(challenges=queryset, state="visible")
+        count = challenge_set_state(
+            challenges=queryset, state="visible", actor=request.user
+        )
         self.message_user(request, f"{count} challenge(s) made visible.")
 
     @admin.action(description="Hide")
     def make_hidden(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = challenge_set_state(challenges=queryset, state="hidden")
+        count = challenge_set_state(
+            challenges=queryset, state="hidden", actor=request.user
+        )
         self.message_user(request, f"{count} challenge(s) hidden.")
 
     def get_urls(self):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from challenges.api import ChallengeDetailView, ChallengeListView
+from challenges.api import ChallengeDetailView, ChallengeFileView, ChallengeListView
 
 urlpatterns = [
     path("challenges", ChallengeListView.as_view(), name="api-challenges"),
@@ -8,5 +8,10 @@ urlpatterns = [
         "challenges/<int:challenge_id>",
         ChallengeDetailView.as_view(),
         name="api-challenge",
+    ),
+    path(
+        "challenges/<int:challenge_id>/files/<int:file_id>",
+        ChallengeFileView.as_view(),
+        name="api-challenge-file",
     ),
 ]

@@ -4,18 +4,33 @@ A constant number of queries whatever the number of challenges: the challenge
 set with its questions, the player's principal, the public solve counts, and
 the player's facts (solves included) and catalog facts the requirements need
 (see `challenges.access`).
+
+Every page and API answer about a challenge goes through a `Card`, which says
+what the player may know of it: everything (open), name, category and points
+(preview), or nothing but the explanation (locked, an anonymous card). A
+locked card's explanation names only challenges the player can see listed.
 """
 
 from dataclasses import dataclass
 from functools import cached_property
 
 from django.db.models import Prefetch
+from django.http import Http404
 from django.utils.safestring import SafeString
 
 from challenges.access import Access, RequirementContext, challenge_access
+from challenges.catalog import normalize_name
 from challenges.markdown import render_markdown
-from challenges.models import Challenge, ChallengeType, Competition, Question
+from challenges.models import (
+    Challenge,
+    ChallengeType,
+    Competition,
+    LockedVisibility,
+    Question,
+)
 from challenges.placeholders import fill_placeholders
+from requirements.compiled import compile_requirement, explain_requirement
+from requirements.lispish import LispIshError
 from scoring.selectors import challenge_solve_counts
 from scoring.services import principal_resolve
 from scoring.values import dynamic_value
@@ -28,6 +43,15 @@ class Card:
     points: int
     solve_count: int
     solved_questions: frozenset[int] = frozenset()
+
+    @property
+    def named(self) -> bool:
+        """Whether the player may know its name, category and points."""
+        return self.access.state in ("open", LockedVisibility.PREVIEW)
+
+    @property
+    def anonymous(self) -> bool:
+        return not self.named
 
     @property
     def questions(self) -> list[Question]:
@@ -102,12 +126,28 @@ class Board:
         """Before the start players see no challenges (staff see them all)."""
         return self.competition.not_started_for(self.user)
 
+    def named_ids(self) -> set[int]:
+        """Ids of the challenges whose name the player may know (open or preview
+        cards), without the solve counts a full card needs."""
+        if self.not_started:
+            return set()
+        named = ("open", LockedVisibility.PREVIEW)
+        return {
+            c.pk
+            for c in self._challenges()
+            if challenge_access(c, self.context, self._functions).state in named
+        }
+
     def cards(self) -> list[Card]:
-        """Every challenge the player may see listed (hidden-when-locked ones drop)."""
+        """Every challenge the player may see listed (hidden-when-locked ones
+        drop); anonymous cards come last, so their place tells nothing."""
         if self.not_started:
             return []
         cards = (self.card(c) for c in self._challenges())
-        return [c for c in cards if c.access.is_listed]
+        listed = [c for c in cards if c.access.is_listed]
+        named = {normalize_name(c.challenge.name) for c in listed if c.named}
+        listed = [self._unnamed(c, named) for c in listed]
+        return sorted(listed, key=lambda c: c.anonymous)
 
     def get(self, challenge_id: int) -> Card | None:
         """The card of one challenge, or None if the player may not even see it."""
@@ -119,7 +159,51 @@ class Board:
         if challenge is None:
             return None
         card = self.card(challenge)
-        return card if card.access.is_listed else None
+        if not card.access.is_listed:
+            return None
+        if card.access.is_open:
+            return card
+        # Which of the challenges its requirement names does the player see?
+        refs = {normalize_name(r) for r in self._named_refs(challenge)}
+        others = self._challenges().filter(normalized_name__in=refs) if refs else []
+        named = {c.challenge.normalized_name for c in map(self.card, others) if c.named}
+        return self._unnamed(card, named)
+
+    def next_card(self, card: Card) -> Card | None:
+        """The card of the challenge `card`'s spec says comes next, if listed."""
+        ref = card.challenge.next_ref
+        if not ref or self.not_started:
+            return None
+        rule = (
+            {"pk": int(ref)}
+            if ref.isdigit()
+            else {"normalized_name": normalize_name(ref)}
+        )
+        challenge = self._challenges().filter(**rule).first()
+        return self.get(challenge.pk) if challenge else None
+
+    @staticmethod
+    def _named_refs(challenge: Challenge) -> list[str]:
+        """The challenge names its requirement writes out."""
+        try:
+            expression = compile_requirement(challenge.requirement)
+        except LispIshError:  # locked as "Not available yet.", naming nothing
+            return []
+        return [
+            n.value for n in expression.challenge_refs() if isinstance(n.value, str)
+        ]
+
+    def _unnamed(self, card: Card, named: set[str]) -> Card:
+        """`card` with the challenges the player cannot see unnamed in its
+        explanation (a locked card's only text)."""
+        if card.access.is_open:
+            return card
+        refs = self._named_refs(card.challenge)
+        unnamed = frozenset(r for r in refs if normalize_name(r) not in named)
+        if unnamed:
+            text = explain_requirement(card.challenge.requirement, unnamed)
+            card.access = Access(card.access.state, text)
+        return card
 
     def fill(self, card: Card, text: str) -> str:
         """`text` with the card's `{flag:<key>}` placeholders filled for the player."""
@@ -128,6 +212,26 @@ class Board:
     def description(self, card: Card) -> SafeString:
         """The card's description, placeholders filled, as sanitized HTML."""
         return render_markdown(self.fill(card, card.challenge.description))
+
+
+class Locked(Exception):
+    """The player sees the challenge's card but may not open it."""
+
+    def __init__(self, board: Board, card: Card) -> None:
+        super().__init__(card.challenge.pk)
+        self.board, self.card = board, card
+
+
+def open_card(user, challenge_id: int) -> tuple[Board, Card]:
+    """The board and the open card of a challenge; Http404 when the player may
+    not know it exists, Locked when it is listed but not open."""
+    board = player_board(user)
+    card = board.get(challenge_id)
+    if card is None:
+        raise Http404("No such challenge.")
+    if not card.access.is_open:
+        raise Locked(board, card)
+    return board, card
 
 
 def player_board(user) -> Board:

@@ -182,13 +182,22 @@ class ChallengeQuerySet(models.QuerySet):
 
 
 class Challenge(models.Model):
-    """One challenge, loaded from a spec folder of the catalog by rescan.
+    """One challenge, loaded from a spec folder of the catalog by rescan, or
+    made in the admin.
 
     `identity` is the folder relative to the catalog root: names change,
-    folders rarely do. Fields mirror the last spec that loaded cleanly.
+    folders rarely do. The catalog is the one source of what a spec says:
+    for a catalog challenge (`spec_path` set) every field mirrors the last spec
+    that loaded cleanly, except the OPERATIONAL_FIELDS organizers run the event
+    with, which rescans keep.
     """
 
+    # Editable in the admin for every challenge, kept by rescans, audited.
+    OPERATIONAL_FIELDS = ("state", "position")
+
     identity = models.CharField(max_length=255, unique=True)
+    # The spec file relative to the catalog root; blank if made in the admin.
+    spec_path = models.CharField(max_length=500, blank=True)
     name = models.CharField(max_length=200)
     normalized_name = models.CharField(max_length=200, db_index=True)
     category = models.CharField(max_length=64, blank=True, db_index=True)
@@ -209,12 +218,17 @@ class Challenge(models.Model):
     state = models.CharField(
         max_length=8, choices=ChallengeState.choices, default=ChallengeState.VISIBLE
     )
+    # The `state:` the spec last said: a rescan applies the spec's state only
+    # when it changes there, so an organizer's show or hide survives.
+    spec_state = models.CharField(max_length=8, blank=True)
     # The folder disappeared from the catalog: hidden, never deleted.
     is_missing = models.BooleanField(default=False)
     requirement = RequirementField(blank=True)
     locked_visibility = models.CharField(
         max_length=8, choices=LockedVisibility.choices, default=LockedVisibility.HIDDEN
     )
+    # The challenge to go on with (the spec's `next:`): a name, or an id.
+    next_ref = models.CharField("next challenge", max_length=200, blank=True)
     # Services and per-team instance settings, as the spec gave them (nodes read it).
     services = models.JSONField(default=dict, blank=True)
     position = models.PositiveIntegerField(default=0)
@@ -236,6 +250,10 @@ class Challenge(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("challenges:detail", args=[self.pk])
+
+    @property
+    def from_catalog(self) -> bool:
+        return bool(self.spec_path)
 
     def question(self, question_id) -> "Question | None":
         """One of its questions by id (as int or text), or None; uses a prefetch."""
@@ -294,13 +312,16 @@ class Hint(models.Model):
 
 
 class ChallengeFile(models.Model):
-    """A handed-out file; it stays in the catalog and is served from there."""
+    """A handed-out file: a catalog file stays in the catalog and is served from
+    there (`relative_path`); one uploaded in the admin lives under MEDIA_ROOT."""
 
     challenge = models.ForeignKey(
         Challenge, on_delete=models.CASCADE, related_name="files"
     )
     name = models.CharField(max_length=255)
-    relative_path = models.CharField(max_length=500)
+    relative_path = models.CharField(max_length=500, blank=True)
+    # Never served by URL: only the download view, behind the access check.
+    upload = models.FileField(upload_to="handouts/%Y/%m/", blank=True)
     size = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64)
     is_text = models.BooleanField(default=False)

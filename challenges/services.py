@@ -12,11 +12,19 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.text import slugify
 
 from audit.models import EventType
 from audit.services import record
 from challenges.access import catalog_changed
-from challenges.catalog import ChallengeSpec, SpecProblem, scan_catalog
+from challenges.catalog import (
+    ChallengeSpec,
+    SpecProblem,
+    SpecWarning,
+    normalize_name,
+    scan_catalog,
+)
+from challenges.catalog.paths import digest_file
 from challenges.models import (
     Challenge,
     ChallengeFile,
@@ -26,9 +34,12 @@ from challenges.models import (
     Hint,
     Question,
 )
+from challenges.names import KnownChallenges
 from challenges.signals import challenges_published
 from requirements.compiled import requirement_from_spec
-from requirements.lispish import LispIshError
+
+# Challenges made in the admin: no folder of the catalog can have this identity.
+ADMIN_IDENTITY_PREFIX = ".admin/"
 
 # Parsed specs by catalog root, reused while their files are unchanged.
 _SPEC_CACHE: dict[str, dict[str, ChallengeSpec]] = {}
@@ -36,8 +47,9 @@ _SPEC_CACHE: dict[str, dict[str, ChallengeSpec]] = {}
 
 @dataclass
 class RescanReport:
-    """What a rescan did (or, dry, would do); paths are relative to the catalog."""
+    """What a rescan did (or, dry, would do); paths are relative to `catalog`."""
 
+    catalog: str = ""
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -67,8 +79,15 @@ class RescanReport:
         verb = "would be" if self.dry_run else ""
         parts = [
             f"{len(getattr(self, k))} {k}"
-            for k in ("added", "updated", "unchanged", "hidden", "rejected")
+            for k in ("added", "updated", "unchanged", "hidden")
         ]
+        # A rejected spec may have several problems: count the specs.
+        rejected = len({p["path"] for p in self.rejected})
+        errors = len(self.rejected)
+        parts.append(
+            f"{rejected} rejected"
+            + (f" ({errors} problems)" if errors > rejected else "")
+        )
         return (
             f"Rescan{' (dry run)' if self.dry_run else ''}: "
             + ", ".join(parts)
@@ -82,14 +101,68 @@ def _identity_of(problem_path: str) -> str:
     return str(PurePosixPath(problem_path).parent)
 
 
-def _requirement_problem(spec: ChallengeSpec, error: LispIshError) -> SpecProblem:
-    return SpecProblem(
-        path=spec.path,
-        line=None,
-        col=None,
-        field="requirements",
-        message=f"LispIsh {error}",
-    )
+def _unique_names(
+    specs: dict[str, ChallengeSpec], existing: dict[str, Challenge]
+) -> tuple[dict[str, ChallengeSpec], list[SpecProblem]]:
+    """Keep one spec per challenge name; reject the others with both paths.
+
+    The spec whose challenge has the name already keeps it, else the first in
+    path order; a name taken by a challenge made in the admin stays with it.
+    """
+    holders = {c.normalized_name: c for c in existing.values() if c.identity in specs}
+    admin_made = {
+        c.normalized_name: c
+        for c in existing.values()
+        if not c.spec_path and c.identity not in specs
+    }
+    groups: dict[str, list[ChallengeSpec]] = {}
+    for identity in sorted(specs):
+        groups.setdefault(specs[identity].normalized_name, []).append(specs[identity])
+    kept: dict[str, ChallengeSpec] = {}
+    problems: list[SpecProblem] = []
+    for name, group in groups.items():
+        holder = holders.get(name)
+        keeper = next(
+            (s for s in group if holder and s.identity == holder.identity), group[0]
+        )
+        taken = admin_made.get(name)
+        for spec in group:
+            if taken is None and spec is keeper:
+                kept[spec.identity] = spec
+                continue
+            where = (
+                f"the challenge made in the admin (id {taken.pk})"
+                if taken
+                else keeper.path
+            )
+            message = (
+                f"the name {spec.name!r} is already used by {where}; "
+                "challenge names must be unique"
+            )
+            problems.append(
+                SpecProblem(spec.path, spec.name_line, None, "name", message)
+            )
+    return kept, problems
+
+
+def _name_warnings(
+    specs: dict[str, ChallengeSpec], existing: dict[str, Challenge]
+) -> list[dict]:
+    """Requirements and `next:` that name no challenge, with path and line."""
+    names = {s.normalized_name: s.name for s in specs.values()}
+    for challenge in existing.values():
+        if challenge.identity not in specs:
+            names.setdefault(challenge.normalized_name, challenge.name)
+    known = KnownChallenges(names, {c.pk for c in existing.values()})
+    warnings = []
+    for identity in sorted(specs):
+        spec = specs[identity]
+        for ref in spec.references:
+            problem = known.problem(ref.ref)
+            if problem:
+                warning = SpecWarning(spec.path, f"{ref.field}: {problem}", ref.line)
+                warnings.append(warning.to_dict())
+    return warnings
 
 
 def _services(spec: ChallengeSpec) -> dict:
@@ -123,8 +196,10 @@ def _challenge_fields(spec: ChallengeSpec, requirement: str) -> dict:
         "connection_info": spec.connection_info,
         "tags": list(spec.tags),
         "topics": list(spec.topics),
-        "state": spec.state,
+        "spec_path": spec.path,
+        "spec_state": spec.state,
         "locked_visibility": spec.locked_visibility,
+        "next_ref": "" if spec.next is None else str(spec.next),
         "requirement": requirement,
         "services": _services(spec),
         "content_hash": spec.content_hash,
@@ -134,9 +209,15 @@ def _challenge_fields(spec: ChallengeSpec, requirement: str) -> dict:
 
 
 def _apply_spec(challenge: Challenge, spec: ChallengeSpec, requirement: str) -> None:
-    """Write `spec` onto `challenge` and its questions, hints and files."""
+    """Write `spec` onto `challenge` and its questions, hints and files.
+
+    The operational fields stay as organizers set them; the spec's `state:`
+    applies to a new challenge and whenever it changes in the spec.
+    """
     if challenge.requirement != requirement:
         challenge.requirement_error = ""
+    if challenge.pk is None or challenge.spec_state != spec.state:
+        challenge.state = spec.state
     for name, value in _challenge_fields(spec, requirement).items():
         setattr(challenge, name, value)
     challenge.updated_at = timezone.now()
@@ -208,22 +289,29 @@ def catalog_rescan(
     root = Path(catalog or settings.CATALOG_DIR).resolve()
     result = scan_catalog(root, cache=_SPEC_CACHE.get(str(root)), progress=progress)
     _SPEC_CACHE[str(root)] = result.cache()
+    existing = {c.identity: c for c in Challenge.objects.all()}
+    specs, problems = _unique_names(result.specs, existing)
+    problems = list(result.rejected) + problems
     report = RescanReport(
-        dry_run=dry_run, warnings=[w.to_dict() for w in result.warnings]
+        catalog=str(root),
+        dry_run=dry_run,
+        warnings=[w.to_dict() for w in result.warnings]
+        + _name_warnings(specs, existing),
     )
-    problems = list(result.rejected)
-    valid: dict[str, tuple[ChallengeSpec, str]] = {}
-    for identity, spec in result.specs.items():
-        try:
-            requirement = requirement_from_spec(
-                spec.requirement_text or list(spec.prerequisites)
-            )
-        except LispIshError as error:
-            problems.append(_requirement_problem(spec, error))
-        else:
-            valid[identity] = (spec, requirement)
+    valid = {
+        identity: (
+            spec,
+            requirement_from_spec(spec.requirement_text or list(spec.prerequisites)),
+        )
+        for identity, spec in specs.items()
+    }
     report.rejected = [p.to_dict() for p in problems]
-    problem_of = {_identity_of(p.path): str(p) for p in problems}
+    problem_of: dict[str, str] = {}
+    for problem in problems:
+        identity = _identity_of(problem.path)
+        problem_of[identity] = "\n".join(
+            filter(None, [problem_of.get(identity), str(problem)])
+        )
 
     flagged = 0
     with transaction.atomic():
@@ -236,6 +324,7 @@ def catalog_rescan(
             elif (
                 challenge.content_hash == spec.content_hash
                 and challenge.requirement == requirement
+                and challenge.spec_path == spec.path
                 and not challenge.is_missing
                 and not challenge.spec_error
             ):
@@ -246,7 +335,7 @@ def catalog_rescan(
             if not dry_run:
                 _apply_spec(challenge, spec, requirement)
         for identity, challenge in sorted(existing.items()):
-            if identity in valid:
+            if identity in valid or not challenge.from_catalog:
                 continue
             if identity in problem_of:
                 # Keep the last good version live; flag it until the spec is fixed.
@@ -279,18 +368,92 @@ def catalog_rescan(
     return report
 
 
-def challenge_set_state(*, challenges: QuerySet, state: str) -> int:
-    """Show or hide challenges; returns how many changed."""
+def challenge_set_state(*, challenges: QuerySet, state: str, actor=None) -> int:
+    """Show or hide challenges (rescans keep it); returns how many changed."""
     if state not in ChallengeState.values:
         raise ValueError(f"unknown state {state!r}")
-    changing = list(challenges.exclude(state=state).values_list("pk", flat=True))
-    Challenge.objects.filter(pk__in=changing).update(
+    changing = list(challenges.exclude(state=state).values_list("pk", "name", "state"))
+    Challenge.objects.filter(pk__in=[pk for pk, _, _ in changing]).update(
         state=state, updated_at=timezone.now()
     )
     catalog_changed()
+    for pk, name, old in changing:
+        _audit_change(pk, name, {"state": (old, state)}, actor)
     if state == ChallengeState.VISIBLE:
-        _published(changing)
+        _published([pk for pk, _, _ in changing])
     return len(changing)
+
+
+@transaction.atomic
+def challenge_admin_save(*, challenge: Challenge, changes: dict, actor) -> Challenge:
+    """Save an organizer's edit of `challenge` (`changes`: field -> (old, new))
+    and audit it. A catalog challenge takes only its operational fields: the
+    rest is its spec's, and a rescan would put it back."""
+    created = challenge.pk is None
+    columns = None
+    if challenge.from_catalog:
+        spec_owned = sorted(set(changes) - set(Challenge.OPERATIONAL_FIELDS))
+        if spec_owned:
+            raise ValueError(
+                f"{', '.join(spec_owned)}: these come from {challenge.spec_path}; "
+                "edit the spec and rescan"
+            )
+        # Only these columns: a rescan that committed since the form was read
+        # keeps what it wrote.
+        columns = [*changes, "updated_at"]
+    else:
+        if created:
+            challenge.identity = _admin_identity(challenge.name)
+        challenge.normalized_name = normalize_name(challenge.name)
+        if "requirement" in changes:
+            challenge.requirement_error = ""  # a new requirement: a fresh verdict
+    challenge.updated_at = timezone.now()
+    challenge.save(update_fields=columns)
+    if created or changes:
+        _audit_change(challenge.pk, challenge.name, changes, actor, created=created)
+    if challenge.state == ChallengeState.VISIBLE and (created or "state" in changes):
+        _published([challenge.pk])
+    return challenge
+
+
+def _admin_identity(name: str) -> str:
+    """A unique identity no catalog folder can take (the scan skips dot folders)."""
+    base = f"{ADMIN_IDENTITY_PREFIX}{slugify(name) or 'challenge'}"
+    identity, n = base, 1
+    while Challenge.objects.filter(identity=identity).exists():
+        n += 1
+        identity = f"{base}-{n}"
+    return identity
+
+
+def _audit_change(pk: int, name: str, changes: dict, actor, created=False) -> None:
+    operational = {
+        field: {"from": str(old), "to": str(new)}
+        for field, (old, new) in changes.items()
+        if field in Challenge.OPERATIONAL_FIELDS
+    }
+    words = [f"{f} {v['from']} → {v['to']}" for f, v in operational.items()]
+    others = sorted(set(changes) - set(operational))
+    if others:
+        words.append("edited " + ", ".join(others))
+    record(
+        EventType.CHALLENGE_CHANGED,
+        actor=actor,
+        subject=name[:200],
+        message=("created" if created else "; ".join(words))[:500],
+        details={"challenge": pk, "changes": operational, "fields": others},
+    )
+
+
+def challenge_file_describe(*, handout: ChallengeFile) -> ChallengeFile:
+    """Fill an uploaded handout's name, size, hash and placeholders from its file."""
+    path = handout.upload.path
+    handout.size = handout.upload.size
+    handout.sha256, handout.is_text, placeholders = digest_file(path, handout.size)
+    handout.placeholders = list(placeholders)
+    handout.name = handout.name or PurePosixPath(handout.upload.name).name
+    handout.save()
+    return handout
 
 
 def _published(challenge_ids: list[int]) -> None:

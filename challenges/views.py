@@ -1,21 +1,21 @@
 """Player challenge pages: the board, a challenge's detail, files and feedback.
 
 Every page goes through `Board`, so the requirement check that hides or locks a
-card also guards the detail page and file downloads.
+card also guards the detail page and file downloads: a hidden challenge is not
+found anywhere, a locked one answers 403 with its card (anonymous, or the
+preview) and nothing more.
 """
 
-import mimetypes
-from pathlib import Path
+from functools import wraps
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.utils.http import content_disposition_header
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from challenges.board import Board, Card, player_board
-from challenges.models import ChallengeFile, Feedback
+from challenges.board import Card, Locked, open_card, player_board
+from challenges.handouts import handout_response
+from challenges.models import Feedback
 from challenges.services import feedback_set
 from scoring.selectors import unlocked_hint_ids
 
@@ -23,6 +23,9 @@ from scoring.selectors import unlocked_hint_ids
 def _filtered(cards: list[Card], params) -> list[Card]:
     category, status = params.get("category", ""), params.get("status", "")
     query = params.get("q", "").strip().casefold()
+    if category or query:
+        # An anonymous card has no category, name or tags the player may know.
+        cards = [c for c in cards if c.named]
     if category:
         cards = [c for c in cards if (c.challenge.category or "misc") == category]
     if status == "solved":
@@ -46,13 +49,17 @@ def board(request: HttpRequest) -> HttpResponse:
     shown = _filtered(cards, request.GET)
     categories: dict[str, list[Card]] = {}
     for card in shown:
-        categories.setdefault(card.challenge.category or "misc", []).append(card)
+        if card.named:
+            categories.setdefault(card.challenge.category or "misc", []).append(card)
     context = {
         "board": board,
         "competition": board.competition,
         "not_started": board.not_started,
         "categories": categories,
-        "all_categories": sorted({c.challenge.category or "misc" for c in cards}),
+        "locked_cards": [c for c in shown if c.anonymous],
+        "all_categories": sorted(
+            {c.challenge.category or "misc" for c in cards if c.named}
+        ),
         "filters": {k: request.GET.get(k, "") for k in ("category", "status", "q")},
         "solved_count": sum(1 for c in cards if c.solved),
         "total_count": len(cards),
@@ -61,67 +68,56 @@ def board(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _open_card(request: HttpRequest, challenge_id: int) -> tuple[Board, Card]:
-    board = player_board(request.user)
-    card = board.get(challenge_id)
-    if card is None:
-        raise Http404("No such challenge.")
-    return board, card
+def _locked_page(request: HttpRequest, locked: Locked) -> HttpResponse:
+    context = {"card": locked.card, "competition": locked.board.competition}
+    return render(request, "challenges/detail.html", context, status=403)
+
+
+def _unless_locked(view):
+    """Answer a locked challenge with its card (403), as its page does."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Locked as locked:
+            return _locked_page(request, locked)
+
+    return wrapper
 
 
 @login_required
+@_unless_locked
 def detail(request: HttpRequest, challenge_id: int) -> HttpResponse:
-    board, card = _open_card(request, challenge_id)
+    board, card = open_card(request.user, challenge_id)
     challenge = card.challenge
-    context = {"card": card, "challenge": challenge, "competition": board.competition}
-    if card.access.is_open:
-        feedback = Feedback.objects.filter(
-            challenge=challenge, user=request.user
-        ).first()
-        context.update(
-            description=board.description(card),
-            files=challenge.files.all(),
-            hints=challenge.hints.all(),
-            unlocked_hints=unlocked_hint_ids(board.principal),
-            feedback=feedback,
-        )
-    status = 200 if card.access.is_open else 403
-    return render(request, "challenges/detail.html", context, status=status)
-
-
-def _catalog_file(challenge_identity: str, relative_path: str) -> Path:
-    """The file on disk, refusing anything that resolves outside the catalog."""
-    root = Path(settings.CATALOG_DIR).resolve()
-    path = (root / challenge_identity / relative_path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise Http404("File not found.")
-    return path
+    feedback = Feedback.objects.filter(challenge=challenge, user=request.user).first()
+    context = {
+        "card": card,
+        "challenge": challenge,
+        "competition": board.competition,
+        "description": board.description(card),
+        "files": challenge.files.all(),
+        "hints": challenge.hints.all(),
+        "unlocked_hints": unlocked_hint_ids(board.principal),
+        "feedback": feedback,
+        "next_card": board.next_card(card),
+    }
+    return render(request, "challenges/detail.html", context)
 
 
 @login_required
+@_unless_locked
 def download(request: HttpRequest, challenge_id: int, file_id: int) -> HttpResponse:
-    board, card = _open_card(request, challenge_id)
-    if not card.access.is_open:
-        raise Http404("No such file.")
-    handout = get_object_or_404(ChallengeFile, pk=file_id, challenge=card.challenge)
-    path = _catalog_file(card.challenge.identity, handout.relative_path)
-    if handout.placeholders:
-        text = board.fill(card, path.read_text(encoding="utf-8"))
-        content_type = mimetypes.guess_type(handout.name)[0] or "text/plain"
-        response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
-        response["Content-Disposition"] = content_disposition_header(
-            as_attachment=True, filename=handout.name
-        )
-        return response
-    return FileResponse(path.open("rb"), as_attachment=True, filename=handout.name)
+    board, card = open_card(request.user, challenge_id)
+    return handout_response(board, card, file_id)
 
 
 @login_required
 @require_POST
+@_unless_locked
 def feedback(request: HttpRequest, challenge_id: int) -> HttpResponse:
-    board, card = _open_card(request, challenge_id)
-    if not card.access.is_open:
-        raise Http404("No such challenge.")
+    board, card = open_card(request.user, challenge_id)
     try:
         vote = int(request.POST.get("vote", ""))
         saved = feedback_set(

@@ -180,6 +180,9 @@ CELERY_TIMEZONE = TIME_ZONE
 
 STATIC_URL = "static/"
 STATIC_ROOT = env_path("STATIC_ROOT", VAR_DIR / "static")
+# Handouts uploaded in the admin; no URL serves this folder, only the download
+# view behind the access check.
+MEDIA_ROOT = VAR_DIR / "uploads"
 with contextlib.suppress(OSError):  # WhiteNoise warns on every start when it is absent
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -6,7 +6,16 @@ from functools import lru_cache
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from requirements.lispish import Expression, LispIshError, from_names, parse
+from requirements.lispish import (
+    CHALLENGE_BLOCKS,
+    Call,
+    Expression,
+    LispIshError,
+    Str,
+    from_names,
+    parse,
+)
+from requirements.lispish.types import Node
 
 
 @lru_cache(maxsize=4096)
@@ -17,10 +26,30 @@ def compile_requirement(text: str) -> Expression:
     return expression
 
 
+# How a challenge the player may not know of reads in an explanation.
+UNNAMED = "another challenge"
+
+
 @lru_cache(maxsize=4096)
-def explain_requirement(text: str) -> str:
-    """The plain-English explanation of `text`, shown on every locked card."""
-    return compile_requirement(text).explain()
+def explain_requirement(text: str, unnamed: frozenset[str] = frozenset()) -> str:
+    """The plain-English explanation of `text`, shown on every locked card.
+
+    Challenge names in `unnamed` (as written in `text`) read as UNNAMED: a
+    locked card must not tell a player the name of a challenge they cannot see.
+    """
+    expression = compile_requirement(text)
+    if unnamed:
+        expression = Expression(_unnamed(expression.root, unnamed))
+    return expression.explain()
+
+
+def _unnamed(node: Node, unnamed: frozenset[str], naming: bool = False) -> Node:
+    if isinstance(node, Call):
+        naming = node.name in CHALLENGE_BLOCKS
+        return Call(node.name, tuple(_unnamed(a, unnamed, naming) for a in node.args))
+    if naming and isinstance(node, Str) and node.value in unnamed:
+        return Str(UNNAMED)
+    return node
 
 
 def requirement_from_spec(value: str | list | tuple) -> str:

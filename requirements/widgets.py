@@ -21,6 +21,7 @@ from requirements.lispish import (
     parse,
 )
 from requirements.lispish.types import Node
+from requirements.references import reference_warnings
 
 
 def tree_as_json(node: Node) -> dict[str, Any]:
@@ -64,6 +65,7 @@ def requirement_feedback(text: str) -> dict[str, Any]:
         else:
             feedback["explanation"] = expression.explain()
             feedback["canonical"] = expression.emit()
+            feedback["warnings"] = reference_warnings(expression)
     feedback["client"] = {"text": text, "blank": feedback["blank"], "tree": tree}
     return feedback
 

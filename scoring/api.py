@@ -9,6 +9,9 @@ from rest_framework.views import APIView
 from accounts.api import MeSerializer
 from accounts.models import User
 from audit.services import client_ip
+from challenges.access import RequirementContext, challenge_access
+from challenges.api import locked_response
+from challenges.board import Locked, open_card
 from challenges.models import Competition
 from scoring.hot import attempt_target
 from scoring.pipeline import ChallengeHidden, submission_attempt
@@ -41,13 +44,33 @@ class MeView(APIView):
         return Response(data)
 
 
+def _locked(user, challenge, principal) -> Response | None:
+    """The answer `GET /api/v1/challenges/{id}` gives while the challenge is not
+    open to `user` (404 hidden, 403 locked), or None when it is open.
+
+    The requirement is checked here on the hot path's copies; only a challenge
+    that is not open pays for the board's card, which words the answer.
+    """
+    if principal is not None:
+        principal.refresh_from_db(fields=["score_total"])  # USER-SCORE reads it
+    if challenge_access(challenge, RequirementContext(user, principal)).is_open:
+        return None
+    try:
+        open_card(user, challenge.pk)  # raises Http404 when hidden
+    except Locked as locked:
+        return locked_response(locked)
+    return None  # opened in between
+
+
 class AttemptSerializer(serializers.Serializer):
     question = serializers.IntegerField(required=False)
     flag = serializers.CharField(trim_whitespace=False, allow_blank=False)
 
 
 class AttemptView(APIView):
-    """Answers correct, wrong, already_solved, rate_limited (429) or refused.
+    """Answers correct, wrong, already_solved, rate_limited (429) or refused;
+    a challenge that is not open answers as its GET does (403 or 404), a flag
+    without `question` on a challenge of several questions is a 400.
 
     The hot path: the competition, the challenge and the principal come from
     each worker's memory (`scoring.hot`), so a wrong flag costs the token look-up,
@@ -62,11 +85,25 @@ class AttemptView(APIView):
         )
         if challenge is None or competition.not_started_for(request.user):
             raise Http404
+        if challenge.requirement and not request.user.is_staff:
+            locked = _locked(request.user, challenge, principal)
+            if locked is not None:
+                return locked
         question = None
         if "question" in data.validated_data:
             question = challenge.question(data.validated_data["question"])
             if question is None:
                 raise Http404
+        elif len(questions := challenge.questions.all()) != 1:
+            ids = ", ".join(str(q.pk) for q in questions)
+            raise serializers.ValidationError(
+                {
+                    "question": [
+                        f"This challenge has {len(questions)} questions: say which "
+                        f"one the flag answers (ids {ids})."
+                    ]
+                }
+            )
         try:
             result = submission_attempt(
                 user=request.user,

@@ -9,7 +9,8 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from audit.models import EventLog, EventType
-from challenges.models import Competition, Question
+from challenges.board import Board as ChallengeBoard
+from challenges.models import Competition
 from scoring.hot import current_competition
 from scoring.models import Principal, Solve
 from scoring.scoreboard import (
@@ -170,26 +171,30 @@ def principal_page(request: HttpRequest, principal_id: int) -> HttpResponse:
         if question_id:
             points[question_id] = points.get(question_id, 0) + delta
     current = board(competition, live=not frozen and request.user.is_staff)
+    # Challenges appear as the viewer's own board shows them: a solve of one the
+    # viewer may not know of is listed without its name.
+    viewer = ChallengeBoard(
+        request.user,
+        principal if own else principal_for(request.user, competition),
+        competition,
+    )
     context = {
         "principal": principal,
         "own": own,
         "standing": current.by_principal.get(principal.pk),
         "solves": [(s, points.get(s.question_id, 0)) for s in solves],
+        "named": viewer.named_ids(),
         "history": history,
         "score": total,
         "frozen": frozen,
-        "flag_status": _flag_status(principal) if own else None,
+        "flag_status": _flag_status(principal, viewer) if own else None,
     }
     return render(request, "scoring/principal.html", context)
 
 
-def _flag_status(principal: Principal) -> list[dict]:
-    """Each visible question: solved or not, wrong attempts, flag issued or rotated."""
-    questions = (
-        Question.objects.filter(challenge__in=principal.competition.challenge_set())
-        .select_related("challenge")
-        .order_by("challenge__category", "challenge__name", "position")
-    )
+def _flag_status(principal: Principal, viewer: ChallengeBoard) -> list[dict]:
+    """Each question the principal's board opens: solved or not, wrong attempts,
+    flag issued or rotated; a locked challenge is one row, as its card reads."""
     solved = set(principal.solves.values_list("question_id", flat=True))
     flags: dict[int, dict] = {}
     for question_id, status in principal.flags.values_list("question_id", "status"):
@@ -200,12 +205,19 @@ def _flag_status(principal: Principal) -> list[dict]:
         .annotate(n=Count("pk"))
         .values_list("question_id", "n")
     )
-    return [
-        {
-            "question": q,
-            "solved": q.pk in solved,
-            "wrong": wrong.get(q.pk, 0),
-            "flag": flags.get(q.pk),
-        }
-        for q in questions
-    ]
+    rows: list[dict] = []
+    for card in viewer.cards():
+        if not card.access.is_open:
+            rows.append({"card": card, "locked": True})
+            continue
+        rows.extend(
+            {
+                "card": card,
+                "question": q,
+                "solved": q.pk in solved,
+                "wrong": wrong.get(q.pk, 0),
+                "flag": flags.get(q.pk),
+            }
+            for q in card.questions
+        )
+    return rows

@@ -1,29 +1,44 @@
 """The flag form and hint unlocks on a challenge's page (htmx, answered in place)."""
 
+from functools import wraps
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from audit.services import client_ip
-from challenges.board import Board, Card, player_board
+from challenges.board import Locked, open_card
 from challenges.models import Hint
 from scoring.pipeline import ChallengeHidden, submission_attempt
 from scoring.services import hint_unlock
 
 
-def _open_card(request: HttpRequest, challenge_id: int) -> tuple[Board, Card]:
-    board = player_board(request.user)
-    card = board.get(challenge_id)
-    if card is None or not card.access.is_open:
-        raise Http404("No such challenge.")
-    return board, card
+def _unless_locked(view):
+    """A locked challenge answers 403 with its explanation, as its page does
+    (200 to htmx, which swaps only 2xx answers, so the player reads why)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Locked as locked:
+            message = f"This challenge is locked. {locked.card.access.explanation}"
+            return render(
+                request,
+                "scoring/_attempt_result.html",
+                {"attempt": {"result": "refused", "message": message.strip()}},
+                status=200 if request.htmx else 403,
+            )
+
+    return wrapper
 
 
 @login_required
 @require_POST
+@_unless_locked
 def attempt(request: HttpRequest, challenge_id: int) -> HttpResponse:
-    board, card = _open_card(request, challenge_id)
+    board, card = open_card(request.user, challenge_id)
     question = None
     if request.POST.get("question"):
         question = card.question(request.POST["question"])
@@ -58,8 +73,9 @@ def attempt(request: HttpRequest, challenge_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@_unless_locked
 def unlock_hint(request: HttpRequest, challenge_id: int, hint_id: int) -> HttpResponse:
-    board, card = _open_card(request, challenge_id)
+    board, card = open_card(request.user, challenge_id)
     hint = get_object_or_404(Hint, pk=hint_id, challenge=card.challenge)
     if board.principal is None:
         raise Http404("Join a team to unlock hints.")

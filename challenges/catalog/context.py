@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from .spec import SpecProblem, SpecRejected, SpecWarning
 from .yamlmarks import Mark, MarkedDict, MarkedList, item_mark, key_mark
 
+T = TypeVar("T")
+
 
 class Ctx:
-    """Collects warnings for one file and raises SpecRejected for it."""
+    """Collects warnings and problems for one file and raises SpecRejected for it.
+
+    `reject` stops the field being parsed; `attempt` notes why and lets the
+    others go on, so one load reports every problem parsing can reach.
+    """
 
     def __init__(self, path: str, warnings: list[SpecWarning] | None = None) -> None:
         self.path = path
         self.warnings: list[SpecWarning] = [] if warnings is None else warnings
+        self.problems: list[SpecProblem] = []
+        self.lines: list[str] = []  # the file's text, for places inside a value
 
     def for_file(self, path: str) -> Ctx:
         """Return a context for another file (a compose file) sharing warnings."""
@@ -23,12 +32,72 @@ class Ctx:
     def reject(
         self, message: str, *, field: str | None = None, mark: Mark | None = None
     ) -> NoReturn:
+        raise SpecRejected(self._problem(message, field, mark))
+
+    def note(
+        self, message: str, *, field: str | None = None, mark: Mark | None = None
+    ) -> None:
+        """Note a problem and go on parsing (`settle` raises it)."""
+        self.problems.append(self._problem(message, field, mark))
+
+    def _problem(self, message: str, field: str | None, mark: Mark | None):
         line, col = mark if mark is not None else (None, None)
-        raise SpecRejected(SpecProblem(self.path, line, col, field, message))
+        return SpecProblem(self.path, line, col, field, message)
 
     def warn(self, message: str, mark: Mark | None = None) -> None:
         line = mark[0] if mark is not None else None
         self.warnings.append(SpecWarning(self.path, message, line))
+
+    def attempt(self, parse: Callable[[], T], default: T) -> T:
+        """Return `parse()`, or note why it was rejected and return `default`."""
+        try:
+            return parse()
+        except SpecRejected as exc:
+            self.problems.extend(exc.problems)
+            return default
+
+    def settle(self) -> None:
+        """Raise SpecRejected with every problem noted so far, if any."""
+        if self.problems:
+            # In the order they are written (a compose file's after the spec's).
+            problems = sorted(
+                self.problems,
+                key=lambda p: (p.path != self.path, p.line or 0, p.col or 0),
+            )
+            raise SpecRejected(*problems)
+
+    def place(
+        self, mark: Mark | None, text: str, line: int | None, col: int | None
+    ) -> Mark | None:
+        """Where `line`, `col` of the scalar `text` written at `mark` is in the file.
+
+        The text is walked along the file, any run of blanks matching any other
+        (YAML folds lines and strips block indentation); where the file holds
+        something else (escapes in quotes), the scalar's own mark is the answer.
+        """
+        if mark is None or line is None or not text.strip():
+            return mark
+        lines = text.split("\n")
+        target = sum(len(t) + 1 for t in lines[: line - 1]) + (col or 1) - 1
+        raw = "\n".join(self.lines)
+        start = sum(len(t) + 1 for t in self.lines[: mark[0] - 1]) + mark[1] - 1
+        first = text.split()[0]
+        i, j = raw.find(first, start), len(text) - len(text.lstrip())
+        if i < 0:
+            return mark
+        while j < min(target, len(text)):
+            if text[j].isspace():
+                while j < len(text) and text[j].isspace():
+                    j += 1
+                while i < len(raw) and raw[i].isspace():
+                    i += 1
+            elif i < len(raw) and raw[i] == text[j]:
+                i, j = i + 1, j + 1
+            else:
+                return mark
+        i += target - j  # past the end of the text (an unclosed parenthesis)
+        before = raw[:i]
+        return before.count("\n") + 1, i - (before.rfind("\n") + 1) + 1
 
 
 def join(prefix: str, key: str | int) -> str:

@@ -5,7 +5,12 @@ document and returns spec values or rejects through the context."""
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
+
+# LispIsh is pure Python like this package (no Django).
+from requirements.lispish import LispIshError, from_names
+from requirements.lispish import parse as parse_lispish
 
 from .context import (
     Ctx,
@@ -28,6 +33,7 @@ from .spec import (
     FlagSpec,
     Hint,
     InstanceSpec,
+    NameRef,
     QuestionSpec,
     normalize_name,
 )
@@ -232,7 +238,10 @@ def questions(
         )
     result: list[QuestionSpec] = []
     for index, item in enumerate(items):
-        result.append(_question(ctx, item, index, attempts, items, result))
+        one = partial(_question, ctx, item, index, attempts, items, result)
+        question = ctx.attempt(one, None)
+        if question is not None:
+            result.append(question)
     return tuple(result)
 
 
@@ -284,39 +293,45 @@ def _either(ctx: Ctx, q: MarkedDict, main: str, alias: str, field: str) -> str:
 
 def hints(ctx: Ctx, doc: MarkedDict) -> tuple[Hint, ...]:
     items = get_list(ctx, doc, "hints", "hints")
-    result: list[Hint] = []
-    for index, item in enumerate(items):
-        field = join("hints", index)
-        if isinstance(item, MarkedDict):
-            check_keys(ctx, item, {"content", "cost", "title", "requirements"}, field)
-            content = get_text(ctx, item, "content", f"{field}.content")
-            title = get_text(ctx, item, "title", f"{field}.title")
-            cost = get_int(ctx, item, "cost", f"{field}.cost", 0)
-        else:
-            content = as_text(ctx, item, field, item_mark(items, index))
-            title, cost = "", 0
-        if not content.strip():
-            ctx.reject("hint has no content", field=field, mark=item_mark(items, index))
-        result.append(Hint(title=title.strip(), content=content, cost=cost))
-    return tuple(result)
+    found = (
+        ctx.attempt(partial(_hint, ctx, items, i), None) for i in range(len(items))
+    )
+    return tuple(hint for hint in found if hint is not None)
+
+
+def _hint(ctx: Ctx, items: MarkedList, index: int) -> Hint:
+    item, field = items[index], join("hints", index)
+    if isinstance(item, MarkedDict):
+        check_keys(ctx, item, {"content", "cost", "title", "requirements"}, field)
+        content = get_text(ctx, item, "content", f"{field}.content")
+        title = get_text(ctx, item, "title", f"{field}.title")
+        cost = get_int(ctx, item, "cost", f"{field}.cost", 0)
+    else:
+        content = as_text(ctx, item, field, item_mark(items, index))
+        title, cost = "", 0
+    if not content.strip():
+        ctx.reject("hint has no content", field=field, mark=item_mark(items, index))
+    return Hint(title=title.strip(), content=content, cost=cost)
 
 
 def requirements(
     ctx: Ctx, doc: MarkedDict, own_name: str
-) -> tuple[tuple[str | int, ...], str, bool | None]:
-    """Return (prerequisites, LispIsh text, ctfcli anonymize or None)."""
+) -> tuple[tuple[str | int, ...], str, bool | None, tuple[NameRef, ...]]:
+    """Return (prerequisites, LispIsh text, ctfcli anonymize or None, the
+    challenges named with their lines)."""
     raw = doc.get("requirements")
     mark = key_mark(doc, "requirements")
     if raw is None:
-        return (), "", None
+        return (), "", None, ()
     if isinstance(raw, str):
         text = raw.strip()
         if text.startswith("("):
-            return (), text, None  # LispIsh: parsed by the requirements app
+            return (), text, None, _lispish(ctx, doc, text)
         if not text:
-            return (), "", None
+            return (), "", None, ()
         ctx.warn("requirements is one name, not a list; read as a list of one", mark)
-        return (text,), "", None
+        line = mark[0] if mark else None
+        return (text,), "", None, (NameRef("requirements", text, line),)
     anonymize = None
     items: Any = raw
     field = "requirements"
@@ -338,13 +353,43 @@ def requirements(
             field=field,
             mark=mark,
         )
-    return _prerequisites(ctx, items, field, own_name), "", anonymize
+    named = _prerequisites(ctx, items, field, own_name)
+    try:
+        if named:
+            from_names([ref.ref for ref in named])  # what the rescan will store
+    except LispIshError as error:
+        ctx.reject(error.message, field=field, mark=mark)
+    return tuple(ref.ref for ref in named), "", anonymize, named
+
+
+def _lispish(ctx: Ctx, doc: MarkedDict, text: str) -> tuple[NameRef, ...]:
+    """Check a LispIsh requirement; errors and names carry their place in the file."""
+    mark = doc.value_marks.get("requirements")
+    try:
+        expression = parse_lispish(text)
+        expression.check()
+    except LispIshError as error:
+        ctx.reject(
+            f"LispIsh: {error.message}",
+            field="requirements",
+            mark=ctx.place(mark, text, error.line, error.col),
+        )
+    return tuple(
+        NameRef(
+            "requirements", arg.value, _line(ctx.place(mark, text, arg.line, arg.col))
+        )
+        for arg in expression.challenge_refs()
+    )
+
+
+def _line(mark: tuple[int, int] | None) -> int | None:
+    return mark[0] if mark else None
 
 
 def _prerequisites(
     ctx: Ctx, items: Any, field: str, own_name: str
-) -> tuple[str | int, ...]:
-    result: list[str | int] = []
+) -> tuple[NameRef, ...]:
+    result: list[NameRef] = []
     seen: set[str | int] = set()
     own = normalize_name(own_name)
     for index, item in enumerate(items):
@@ -373,13 +418,14 @@ def _prerequisites(
             ctx.warn(f"{join(field, index)}: {entry!r} is listed twice", mark)
             continue
         seen.add(match)
-        result.append(entry)
+        result.append(NameRef("requirements", entry, _line(mark)))
     return tuple(result)
 
 
 def locked_visibility(ctx: Ctx, doc: MarkedDict, anonymize: bool | None) -> str:
+    # CTFd's anonymize shows a locked challenge as "???": our anonymous card.
     from_anonymize = (
-        None if anonymize is None else ("preview" if anonymize else "hidden")
+        None if anonymize is None else ("locked" if anonymize else "hidden")
     )
     if doc.get("locked_visibility") is None:
         return from_anonymize or "hidden"

@@ -13,6 +13,7 @@ import os
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from . import fields
@@ -22,6 +23,7 @@ from .paths import PLACEHOLDER_RE, Catalog, digest_file, file_ref, resolve
 from .spec import (
     ChallengeSpec,
     FileRef,
+    NameRef,
     SpecProblem,
     SpecRejected,
     SpecWarning,
@@ -137,7 +139,6 @@ def scan_catalog(
             _scan_one(catalog, result, cached, _join(rel_dir, spec_names[0]), composes)
         if progress is not None:
             progress(done, len(folders))
-    _warn_duplicate_names(result)
     return result
 
 
@@ -157,7 +158,7 @@ def _scan_one(
         else:
             spec = _load(catalog, rel, composes, raw)
     except SpecRejected as exc:
-        result.rejected.append(exc.problem)
+        result.rejected.extend(exc.problems)
         return
     result.specs[spec.identity] = spec
     result.warnings.extend(spec.warnings)
@@ -223,74 +224,97 @@ def _load(catalog: Catalog, rel: str, composes: list[str], raw: bytes) -> Challe
     _reject_foreign(ctx, doc)
     check_keys(ctx, doc, KNOWN_KEYS, "")
 
-    name = get_text(ctx, doc, "name", "name").strip()
-    if not name:
-        ctx.reject("no name", field="name", mark=key_mark(doc, "name"))
-    attempts = get_int(ctx, doc, "attempts", "attempts", 0)
+    # Each field is parsed on its own (`ctx.attempt`): a rejected one falls back
+    # to a default so the others are checked too, and all problems are reported.
+    def text(key: str, strip: bool = True) -> str:
+        value = ctx.attempt(lambda: get_text(ctx, doc, key, key), "")
+        return value.strip() if strip else value
+
+    name = text("name")
+    if not name and not any(p.field == "name" for p in ctx.problems):
+        ctx.note("no name", field="name", mark=key_mark(doc, "name"))
+    attempts = ctx.attempt(lambda: get_int(ctx, doc, "attempts", "attempts", 0), 0)
     has_questions = doc.get("questions") is not None
-    kind, value, extra = fields.scoring(ctx, doc, has_questions)
+    kind, value, extra = ctx.attempt(
+        lambda: fields.scoring(ctx, doc, has_questions), ("standard", None, None)
+    )
     first_points = value if value is not None else (extra.initial if extra else 0)
-    questions = fields.questions(ctx, doc, first_points, attempts)
+    questions = ctx.attempt(
+        lambda: fields.questions(ctx, doc, first_points, attempts), ()
+    )
     if value is None:
         value = extra.initial if extra else sum(q.points for q in questions)
     keys = {q.key for q in questions}
 
-    description = get_text(ctx, doc, "description", "description")
-    _check_placeholders(
-        ctx, description, keys, "description", key_mark(doc, "description")
+    description = text("description", strip=False)
+    ctx.attempt(
+        lambda: _check_placeholders(
+            ctx, description, keys, "description", key_mark(doc, "description")
+        ),
+        None,
     )
-    files = _files(ctx, catalog, rel_dir, doc, keys)
-    prerequisites, requirement_text, anonymize = fields.requirements(ctx, doc, name)
+    files = ctx.attempt(lambda: _files(ctx, catalog, rel_dir, doc, keys), ())
+    prerequisites, requirement_text, anonymize, references = ctx.attempt(
+        lambda: fields.requirements(ctx, doc, name), ((), "", None, ())
+    )
+    next_ref = ctx.attempt(lambda: _next(ctx, doc), None)
+    if next_ref is not None:
+        mark = key_mark(doc, "next")
+        references += (NameRef("next", next_ref, mark[0] if mark else None),)
 
-    services, compose, compose_file, compose_sha = _services(
-        ctx, catalog, rel_dir, doc, composes
+    services, compose, compose_file, compose_sha = ctx.attempt(
+        lambda: _services(ctx, catalog, rel_dir, doc, composes), ((), (), "", "")
     )
-    instance = fields.instance(ctx, doc)
+    instance = ctx.attempt(lambda: fields.instance(ctx, doc), None)
     if instance is not None and not services:
-        ctx.reject(
+        ctx.note(
             "instance: needs services: set image: or add a compose file",
             field="instance",
             mark=key_mark(doc, "instance"),
         )
     spec_sha = hashlib.sha256(raw).hexdigest()
-    return ChallengeSpec(
+    spec = ChallengeSpec(
         identity=rel_dir,
         path=rel,
         content_hash=_content_hash(spec_sha, compose_file, compose_sha, files),
         spec_sha256=spec_sha,
         name=name,
-        author=get_text(ctx, doc, "author", "author").strip(),
-        category=get_text(ctx, doc, "category", "category").strip(),
+        author=text("author"),
+        category=text("category"),
         description=description,
-        attribution=get_text(ctx, doc, "attribution", "attribution"),
+        attribution=text("attribution", strip=False),
         type=kind,
         value=value,
         extra=extra,
-        connection_info=get_text(
-            ctx, doc, "connection_info", "connection_info"
-        ).strip(),
-        protocol=get_text(ctx, doc, "protocol", "protocol").strip(),
-        host=get_text(ctx, doc, "host", "host").strip(),
-        healthcheck=_healthcheck(ctx, catalog, rel_dir, doc),
-        state=fields.state(ctx, doc),
-        version=get_text(ctx, doc, "version", "version").strip(),
-        topics=text_items(ctx, doc, "topics", "topics"),
-        tags=text_items(ctx, doc, "tags", "tags"),
-        hints=fields.hints(ctx, doc),
+        connection_info=text("connection_info"),
+        protocol=text("protocol"),
+        host=text("host"),
+        healthcheck=ctx.attempt(lambda: _healthcheck(ctx, catalog, rel_dir, doc), ""),
+        state=ctx.attempt(lambda: fields.state(ctx, doc), "visible"),
+        version=text("version"),
+        topics=ctx.attempt(lambda: text_items(ctx, doc, "topics", "topics"), ()),
+        tags=ctx.attempt(lambda: text_items(ctx, doc, "tags", "tags"), ()),
+        hints=ctx.attempt(lambda: fields.hints(ctx, doc), ()),
         files=files,
         questions=questions,
         prerequisites=prerequisites,
         requirement_text=requirement_text,
-        locked_visibility=fields.locked_visibility(ctx, doc, anonymize),
-        next=_next(ctx, doc),
-        image=get_text(ctx, doc, "image", "image").strip(),
+        locked_visibility=ctx.attempt(
+            lambda: fields.locked_visibility(ctx, doc, anonymize), "hidden"
+        ),
+        next=next_ref,
+        image=text("image"),
         services=services,
         compose=compose,
         compose_file=compose_file,
         instance=instance,
         compose_sha256=compose_sha,
         warnings=tuple(ctx.warnings),
+        references=references,
+        name_line=(key_mark(doc, "name") or (None,))[0],
     )
+    ctx.settle()
+    return spec
 
 
 def _parse(ctx: Ctx, raw: bytes) -> MarkedDict:
@@ -301,6 +325,7 @@ def _parse(ctx: Ctx, raw: bytes) -> MarkedDict:
         ctx.reject(f"not UTF-8 text (byte {exc.start})", mark=(line, 1))
     if not text.strip():
         ctx.reject("empty file")
+    ctx.lines = text.splitlines()
     if "\r\n" in text:
         ctx.warn("CRLF line endings; read as LF")
     try:
@@ -339,27 +364,44 @@ def _files(
 ) -> tuple[FileRef, ...]:
     items = get_list(ctx, doc, "files", "files")
     refs: list[FileRef] = []
-    for index, item in enumerate(items):
-        field_name = join("files", index)
-        mark = item_mark(items, index)
-        if not isinstance(item, str):
-            ctx.reject("must be a path", field=field_name, mark=mark)
-        if item.strip().startswith("./"):
-            ctx.warn(f"{field_name}: './' prefix dropped from {item.strip()!r}", mark)
-        ref = file_ref(ctx, catalog, rel_dir, item, field_name, mark)
-        if any(r.relative_path == ref.relative_path for r in refs):
-            ctx.warn(f"{field_name}: {ref.relative_path!r} is listed twice", mark)
+    for index in range(len(items)):
+        one = partial(_file, ctx, catalog, rel_dir, items, index, keys)
+        ref = ctx.attempt(one, None)
+        if ref is None:
             continue
-        bad = [p for p in ref.placeholders if p not in keys]
-        if bad:
-            ctx.reject(
-                f"{ref.relative_path} uses {{flag:{bad[0]}}} but no question has "
-                f"that key (keys: {', '.join(sorted(keys))})",
-                field=field_name,
-                mark=mark,
+        if any(r.relative_path == ref.relative_path for r in refs):
+            ctx.warn(
+                f"files[{index}]: {ref.relative_path!r} is listed twice",
+                item_mark(items, index),
             )
+            continue
         refs.append(ref)
     return tuple(refs)
+
+
+def _file(
+    ctx: Ctx,
+    catalog: Catalog,
+    rel_dir: str,
+    items: list,
+    index: int,
+    keys: set[str],
+) -> FileRef:
+    item, field_name, mark = items[index], join("files", index), item_mark(items, index)
+    if not isinstance(item, str):
+        ctx.reject("must be a path", field=field_name, mark=mark)
+    if item.strip().startswith("./"):
+        ctx.warn(f"{field_name}: './' prefix dropped from {item.strip()!r}", mark)
+    ref = file_ref(ctx, catalog, rel_dir, item, field_name, mark)
+    bad = [p for p in ref.placeholders if p not in keys]
+    if bad:
+        ctx.reject(
+            f"{ref.relative_path} uses {{flag:{bad[0]}}} but no question has "
+            f"that key (keys: {', '.join(sorted(keys))})",
+            field=field_name,
+            mark=mark,
+        )
+    return ref
 
 
 def _check_placeholders(
@@ -465,18 +507,3 @@ def _still_fresh(catalog: Catalog, spec: ChallengeSpec, composes: list[str]) -> 
             if not os.path.isfile(dockerfile):
                 return False
     return True
-
-
-def _warn_duplicate_names(result: ScanResult) -> None:
-    seen: dict[str, str] = {}
-    for identity in sorted(result.specs):
-        spec = result.specs[identity]
-        other = seen.setdefault(spec.normalized_name, identity)
-        if other != identity:
-            result.warnings.append(
-                SpecWarning(
-                    spec.path,
-                    f"name {spec.name!r} is also used by {other!r}; requirements "
-                    "naming it are ambiguous",
-                )
-            )

@@ -111,6 +111,15 @@ class InstanceSpec:
 
 
 @dataclass(frozen=True)
+class NameRef:
+    """A challenge named by a spec field: a name, or a CTFd-style id."""
+
+    field: str
+    ref: str | int
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class ChallengeSpec:
     """One loaded challenge.
 
@@ -155,6 +164,10 @@ class ChallengeSpec:
     compose_sha256: str = ""
     # Warnings from loading, kept so a cached spec reports them again.
     warnings: tuple[SpecWarning, ...] = field(default=(), compare=False)
+    # The challenges `requirements` and `next` name, where they are written,
+    # so the rescan can report a name that matches no challenge.
+    references: tuple[NameRef, ...] = field(default=(), compare=False)
+    name_line: int | None = field(default=None, compare=False)
 
     @property
     def normalized_name(self) -> str:
@@ -198,7 +211,7 @@ class SpecWarning:
     line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "message": self.message}
+        return {"path": self.path, "line": self.line, "message": self.message}
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
@@ -206,8 +219,10 @@ class SpecWarning:
 
 
 class SpecRejected(Exception):
-    """A spec that cannot be loaded; `problem` says where and why."""
+    """A spec that cannot be loaded; `problems` say where and why (the first is
+    `problem`)."""
 
-    def __init__(self, problem: SpecProblem) -> None:
-        super().__init__(str(problem))
+    def __init__(self, problem: SpecProblem, *more: SpecProblem) -> None:
+        super().__init__("\n".join(str(p) for p in (problem, *more)))
         self.problem = problem
+        self.problems = (problem, *more)

@@ -19,7 +19,14 @@ registry all of them share), ``timeutil`` (dates for BEFORE and AFTER).
 No Django in here: the platform supplies dynamic blocks as plain callables.
 """
 
-from .blocks import BLOCKS, Block, Signature, blocks_as_json, blocks_markdown
+from .blocks import (
+    BLOCKS,
+    CHALLENGE_BLOCKS,
+    Block,
+    Signature,
+    blocks_as_json,
+    blocks_markdown,
+)
 from .errors import CheckError, EvalError, LispIshError, ParseError
 from .evaluator import TraceNode
 from .expression import Expression, from_names, parse
@@ -28,6 +35,7 @@ from .types import Call, Int, Str, Value
 
 __all__ = [
     "BLOCKS",
+    "CHALLENGE_BLOCKS",
     "MAX_DEPTH",
     "MAX_INT",
     "MAX_LENGTH",

@@ -106,6 +106,10 @@ class Block(Signature):
         }
 
 
+# The blocks whose arguments name challenges (COHORT's name cohorts).
+CHALLENGE_BLOCKS = ("COMPLETED", "COMPLETED-ANY")
+
+
 def _block(name: str, family: str, summary: str, example: str, **kw: Any) -> Block:
     return Block(name=name, family=family, summary=summary, example=example, **kw)
 

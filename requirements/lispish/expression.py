@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import checker, emitter, evaluator, explainer
-from .blocks import Signature
+from .blocks import CHALLENGE_BLOCKS, Signature
 from .errors import CheckError
 from .reader import MAX_DEPTH, MAX_INT, MAX_NODES, read
 from .types import Call, Function, Int, Node, Str, Value
@@ -98,6 +98,16 @@ class Expression:
             if isinstance(node, Call) and node.name == name
             for arg in node.args
             if not isinstance(arg, Call)
+        ]
+
+    def challenge_refs(self) -> list[Int | Str]:
+        """The literal challenge names and ids (with their places), in order."""
+        return [
+            arg
+            for node in self.nodes()
+            if isinstance(node, Call) and node.name in CHALLENGE_BLOCKS
+            for arg in node.args
+            if isinstance(arg, (Int, Str))
         ]
 
     def nodes(self) -> Iterable[Node]:

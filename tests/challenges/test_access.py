@@ -486,7 +486,8 @@ def test_completed_of_a_hidden_challenge_counts_who_solved_it_before(solo, outsi
     )
 
     assert is_open(solo, gated)
-    assert card_of(outsider, gated).access.explanation == "Solve Warmup"
+    # The outsider's board no longer lists Warmup: the card does not name it.
+    assert card_of(outsider, gated).access.explanation == "Solve another challenge"
     gated.refresh_from_db()
     assert gated.requirement_error == ""
 

@@ -267,7 +267,8 @@ def test_it_shows_a_locked_card_with_its_explanation_only(player):
 
     cards, _ = board_page(player)
 
-    assert cards == ["locked: 🔒 Locked Solve Warmup", ": Warmup 100 0 solves"]
+    # Anonymous cards stand apart, last: their place tells nothing either.
+    assert cards == [": Warmup 100 0 solves", "locked: 🔒 Locked Solve Warmup"]
 
 
 def test_it_shows_a_preview_card_with_name_and_points(player):
@@ -364,3 +365,78 @@ def test_it_filters_uncategorised_challenges_under_misc(player):
     assert categories == ["misc", "web"]
     assert [c.split()[1] for c in cards][:2] == ["Loose", "Warmup"]
     assert [c.split()[1] for c in filtered] == ["Loose", "Warmup"]
+
+
+@pytest.fixture
+def vault(player):
+    """An anonymous locked card in its own category, with a telling name and tag."""
+    make_challenge("Warmup")
+    return make_challenge(
+        "Dragon Vault",
+        category="dragons",
+        tags=["fire"],
+        requirement='(COMPLETED "Warmup")',
+        locked_visibility="locked",
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"q": "dragon"}, {"q": "fire"}, {"category": "dragons"}],
+    ids=["name", "tag", "category"],
+)
+def test_searching_never_finds_an_anonymous_card(vault, player, params):
+    cards, _ = board_page(player, **params)
+    page = player.get(reverse("challenges:board"), params).content.decode()
+
+    assert cards == []
+    assert "Dragon Vault" not in page
+    assert '<option value="dragons"' not in page
+
+
+def test_an_anonymous_card_gives_away_no_category(vault, player):
+    cards, categories = board_page(player)
+
+    assert categories == ["misc", "Locked"]
+    assert cards == [": Warmup 100 0 solves", "locked: 🔒 Locked Solve Warmup"]
+    page = player.get(reverse("challenges:board")).content.decode()
+    assert "dragons" not in page
+    assert "Dragon Vault" not in page
+
+
+def test_an_explanation_names_only_challenges_the_player_sees(player):
+    make_challenge("Warmup")
+    make_challenge("Hidden Gem", requirement='(COMPLETED "Warmup")')
+    make_challenge(
+        "Vault",
+        requirement='(AND (COMPLETED "Warmup") (COMPLETED "Hidden Gem"))',
+        locked_visibility="locked",
+    )
+
+    cards, _ = board_page(player)
+    vault = Challenge.objects.get(name="Vault")
+    detail = player.get(vault.get_absolute_url()).content.decode()
+
+    assert cards[-1] == "locked: 🔒 Locked Solve Warmup and solve another challenge"
+    assert "Solve Warmup and solve another challenge" in detail
+    assert "Hidden Gem" not in detail
+
+
+def test_a_solved_challenge_stays_on_the_board_when_its_requirement_breaks(
+    solo, player
+):
+    warmup = make_challenge("Warmup")
+    blank = make_challenge("Blank Page", requirement='(COMPLETED "Warmup")')
+    principal = principal_of(solo)
+    solve(principal, warmup)
+    solve(principal, blank)
+    # The organizer renames Warmup: the requirement names no challenge now.
+    warmup.name, warmup.normalized_name = "Warm-up", "warm-up"
+    warmup.save()
+
+    cards, _ = board_page(player)
+    page = player.get(reverse("challenges:board")).content.decode()
+
+    assert "solved: Blank Page 100 1 solve · solved" in cards
+    assert "2 of 2 solved" in page
+    assert player.get(blank.get_absolute_url()).status_code == 200

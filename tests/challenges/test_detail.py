@@ -4,9 +4,11 @@ import os
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.services import token_create
 from challenges.models import Challenge, ChallengeFile, Competition, Feedback
 from challenges.services import catalog_rescan, feedback_set
 from scoring.derivation import derive_flag
@@ -255,8 +257,12 @@ def test_a_preview_shows_name_category_and_points_but_no_access(
     assert "200 points" in page
     assert "lying around" not in page
     assert "notes.txt" not in page
-    assert download.status_code == 404
-    assert feedback.status_code == 404
+    # Preview promises no author and no solve count either.
+    assert "by " not in page.split('<div class="card">', 1)[1]
+    assert "solve" not in page.split('<div class="card">', 1)[1]
+    assert download.status_code == 403
+    assert feedback.status_code == 403
+    assert "notes.txt" not in download.content.decode()
     assert not Feedback.objects.exists()
 
 
@@ -268,7 +274,11 @@ def test_a_locked_challenge_refuses_its_files(root, leak, solo, login):
 
     response = login(solo).get(download_url(leak, "notes.txt"))
 
-    assert response.status_code == 404
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "This challenge is locked. Solve Warmup" in page
+    assert "Leaky Notes" not in page
+    assert "notes.txt" not in page
 
 
 @pytest.mark.parametrize(
@@ -388,3 +398,120 @@ def test_a_challenge_outside_the_competition_is_not_found(leak, solo, login):
     assert login(solo).get(leak.get_absolute_url()).status_code == 404
     pretty = Challenge.objects.get(identity="web/pretty")
     assert login(solo).get(pretty.get_absolute_url()).status_code == 200
+
+
+def api_client(user) -> Client:
+    _, raw = token_create(user=user)
+    return Client(HTTP_AUTHORIZATION=f"Token {raw}")
+
+
+def test_a_script_downloads_a_handout_with_its_token(leak, captain):
+    api = api_client(captain)
+
+    files = api.get(f"/api/v1/challenges/{leak.pk}").json()["files"]
+    notes = next(f for f in files if f["name"] == "notes.txt")
+    response = api.get(notes["url"])
+
+    assert response.status_code == 200
+    assert body(response).decode() == f"line one\nkey = {team_flag(captain, leak)}\n"
+    assert response["Content-Disposition"] == 'attachment; filename="notes.txt"'
+
+
+def test_a_handout_url_stays_the_same_across_rescans(root, leak, captain):
+    api = api_client(captain)
+    before = api.get(f"/api/v1/challenges/{leak.pk}").json()["files"]
+    write_spec(
+        root,
+        "crypto/leak",
+        LEAK.replace("value: 200", "value: 250")
+        .replace("  - blob.bin\n", "")
+        .replace("  - notes.txt\n", "  - notes.txt\n  - blob.bin\n"),
+    )
+    (root / "crypto/common/libc.txt").write_text("a newer libc\n")
+    assert catalog_rescan(catalog=root).updated == ["crypto/leak"]
+
+    after = api.get(f"/api/v1/challenges/{leak.pk}").json()["files"]
+
+    urls = {f["name"]: f["url"] for f in before}
+    assert {f["name"]: f["url"] for f in after} == urls
+    assert api.get(urls["blob.bin"]).status_code == 200
+
+
+def test_a_handout_of_a_locked_challenge_answers_403_without_a_name(root, leak, solo):
+    make_challenge("Warmup")
+    Challenge.objects.filter(pk=leak.pk).update(
+        requirement='(COMPLETED "Warmup")', locked_visibility="locked"
+    )
+    url = reverse("api-challenge-file", args=[leak.pk, handout(leak, "notes.txt").pk])
+
+    response = api_client(solo).get(url)
+
+    assert response.status_code == 403
+    assert response.json()["explanation"] == "Solve Warmup"
+    assert "Leaky" not in response.content.decode()
+    assert "line one" not in response.content.decode()
+
+
+def test_hints_render_markdown_like_descriptions(db, solo, login):
+    warmup = make_challenge("Warmup")
+    warmup.hints.create(content="Try `curl -v` on the [login](https://example.org).")
+    warmup.hints.create(content="<script>x()</script>**paid**", cost=5, position=1)
+
+    page = login(solo).get(warmup.get_absolute_url()).content.decode()
+    api = api_client(solo).get(f"/api/v1/challenges/{warmup.pk}").json()
+
+    link = '<a href="https://example.org" rel="noopener noreferrer nofollow">login</a>'
+    assert "<code>curl -v</code>" in page
+    assert link in page
+    assert api["hints"][0]["content_html"] == (
+        f"<p>Try <code>curl -v</code> on the {link}.</p>"
+    )
+    assert api["hints"][1]["content_html"] is None
+
+
+def test_an_unlocked_paid_hint_renders_markdown_without_scripts(db, solo, login):
+    warmup = make_challenge("Warmup")
+    hint = warmup.hints.create(content="<script>x()</script>**Look** up", cost=5)
+    client = login(solo)
+
+    response = client.post(reverse("scoring:unlock-hint", args=[warmup.pk, hint.pk]))
+
+    html = response.content.decode()
+    assert "<strong>Look</strong> up" in html
+    assert "<script" not in html
+
+
+def test_the_spec_next_links_to_the_next_challenge(root, solo, login):
+    write_spec(root, "misc/one", "name: One\nvalue: 1\nflags: [x]\nnext: Two\n")
+    write_spec(root, "misc/two", "name: Two\nvalue: 1\nflags: [y]\n")
+    catalog_rescan(catalog=root)
+    one, two = (Challenge.objects.get(name=n) for n in ("One", "Two"))
+
+    page = login(solo).get(one.get_absolute_url()).content.decode()
+
+    assert f'Next: <a href="{two.get_absolute_url()}">Two →</a>' in page
+
+
+@pytest.mark.parametrize(
+    ("visibility", "shown"),
+    [("locked", "🔒 a locked challenge"), ("preview", "Two"), ("hidden", None)],
+)
+def test_the_next_link_shows_a_locked_challenge_as_its_card_does(
+    root, solo, login, visibility, shown
+):
+    write_spec(root, "misc/one", "name: One\nvalue: 1\nflags: [x]\nnext: Two\n")
+    write_spec(
+        root,
+        "misc/two",
+        "name: Two\nvalue: 1\nflags: [y]\nrequirements: [One]\n"
+        f"locked_visibility: {visibility}\n",
+    )
+    catalog_rescan(catalog=root)
+    one, two = (Challenge.objects.get(name=n) for n in ("One", "Two"))
+
+    page = login(solo).get(one.get_absolute_url()).content.decode()
+
+    if shown is None:
+        assert "Next:" not in page
+    else:
+        assert f'Next: <a href="{two.get_absolute_url()}">{shown} →</a>' in page

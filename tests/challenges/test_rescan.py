@@ -447,7 +447,7 @@ def test_the_command_prints_json_with_paths_relative_to_the_catalog(root, db):
             "error": "no flag: every question needs at least one",
         }
     ]
-    assert [set(w) for w in data["warnings"]] == [{"path", "message"}]
+    assert [set(w) for w in data["warnings"]] == [{"path", "line", "message"}]
     assert data["warnings"][0]["path"] == "misc/odd/challenge.yml"
     assert "colour" in data["warnings"][0]["message"]
 
@@ -488,13 +488,13 @@ flags:
         ("name: Negative\nvalue: -5\nflags: [x]\n", 2, "value", ""),
         (
             'name: Bad\nvalue: 1\nflags: [x]\nrequirements: (AND (COMPLETED "A")\n',
-            None,
+            4,
             "requirements",
             "LispIsh",
         ),
         (
             "name: Bad\nvalue: 1\nflags: [x]\nrequirements: (FROB 1)\n",
-            None,
+            4,
             "requirements",
             "unknown block FROB",
         ),
@@ -587,7 +587,7 @@ def test_the_challenge_admin_flags_a_rejected_spec(root, organizer, login):
     page = response.content.decode()
     assert "SQLi 101" in page
     assert "spec rejected" in page
-    assert "Warmup" not in page
+    assert ">Warmup</a>" not in page
     assert Question.objects.filter(challenge__identity="web/sqli").count() == 1
 
 

@@ -289,10 +289,10 @@ def test_it_prefers_locked_visibility_over_anonymize(catalog):
     spec, warnings = catalog.load(
         MINIMAL
         + "requirements: {prerequisites: [A], anonymize: true}\n"
-        + "locked_visibility: locked\n"
+        + "locked_visibility: preview\n"
     )
 
-    assert spec.locked_visibility == "locked"
+    assert spec.locked_visibility == "preview"
     assert "using locked_visibility" in messages(warnings)
 
 

@@ -425,7 +425,11 @@ def test_problem_and_warning_dicts_have_the_rescan_json_shape(catalog):
         "field": "state",
         "error": "'draft' is not one of: visible, hidden",
     }
-    assert warning.to_dict() == {"path": PATH, "message": "value is missing; read as 0"}
+    assert warning.to_dict() == {
+        "path": PATH,
+        "line": 1,
+        "message": "value is missing; read as 0",
+    }
     assert str(problem) == f"{PATH}:7:1: state: 'draft' is not one of: visible, hidden"
 
 

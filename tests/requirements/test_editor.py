@@ -1,6 +1,7 @@
 """The admin editor's server side: live validation and "Test as"."""
 
 import html
+import re
 
 import pytest
 from django.test import Client
@@ -61,6 +62,32 @@ def test_it_explains_valid_text_and_shows_the_canonical_form(organizer, login):
     assert response.status_code == 200
     assert "Solve Intro and score at least 100" in page(response)
     assert f'<pre class="lispish-canonical">{REQUIREMENT}</pre>' in page(response)
+
+
+def test_it_says_which_name_matches_no_challenge_and_what_it_may_mean(
+    boss, organizer, login
+):
+    response = validate(
+        login(organizer), '(AND (COMPLETED "Intro" "Bos") (COMPLETED-ANY 9999))'
+    )
+
+    assert response.status_code == 200
+    warnings = re.findall(
+        r'<p class="lispish-warning" role="alert">(.*?)</p>', page(response)
+    )
+    assert warnings == [
+        "No challenge named Bos; did you mean Boss?",
+        "No challenge has id 9999",
+    ]
+
+
+def test_it_finds_a_challenge_added_since_the_last_check(organizer, login):
+    client = login(organizer)
+    assert "No challenge named Intro" in page(validate(client, '(COMPLETED "Intro")'))
+
+    make_challenge("Intro")
+
+    assert "lispish-warning" not in page(validate(client, '(COMPLETED "intro")'))
 
 
 def test_it_points_at_the_error_with_line_column_and_caret(organizer, login):

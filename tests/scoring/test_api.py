@@ -97,9 +97,16 @@ def test_the_question_is_required_when_there_are_several(api):
     two = make_challenge("Two parts", questions=("one", "two"))
 
     without = post(api, two, flag=flag_of(two, "one"))
-    assert without.status_code == 200
-    assert without.json()["result"] == "refused"
-    assert without.json()["message"] == "Say which question this flag answers."
+    assert without.status_code == 400
+    assert without.json()["error"] == "invalid"
+    ids = f"{question_of(two, 'one').pk}, {question_of(two, 'two').pk}"
+    assert without.json()["fields"] == {
+        "question": [
+            f"This challenge has 2 questions: say which one the flag answers "
+            f"(ids {ids})."
+        ]
+    }
+    assert not Submission.objects.exists()
 
     right = post(
         api, two, flag=flag_of(two, "one"), question=question_of(two, "one").pk
@@ -178,3 +185,65 @@ def test_the_flag_form_keeps_htmx_swapping_when_rate_limited(login, solo, challe
     assert list(Submission.objects.values_list("result", flat=True).order_by("pk"))[
         -2:
     ] == [Result.RATE_LIMITED, Result.RATE_LIMITED]
+
+
+@pytest.fixture
+def gated(challenge):
+    """Locked until Warmup is solved, shown as an anonymous card."""
+    return make_challenge(
+        "Gated Vault",
+        requirement='(COMPLETED "Warmup")',
+        locked_visibility="locked",
+        questions=("door", "safe"),
+    )
+
+
+def test_a_locked_challenge_answers_an_attempt_as_its_get_does(api, gated):
+    got = api.get(f"/api/v1/challenges/{gated.pk}")
+
+    response = post(api, gated, flag=flag_of(gated, "door"))
+
+    assert response.status_code == got.status_code == 403
+    assert response.json() == got.json()
+    assert response.json()["error"] == "locked"
+    assert response.json()["explanation"] == "Solve Warmup"
+    assert response.json()["name"] is None
+    assert "Gated Vault" not in response.content.decode()
+    assert not Submission.objects.exists()
+
+
+def test_a_hidden_when_locked_challenge_answers_an_attempt_404(api, challenge):
+    hidden = make_challenge("Secret", requirement='(COMPLETED "Warmup")')
+
+    response = post(api, hidden, flag=flag_of(hidden))
+
+    assert response.status_code == 404
+    assert "Secret" not in response.content.decode()
+
+
+def test_a_locked_challenge_opens_for_attempts_once_its_requirement_holds(
+    api, challenge, gated
+):
+    post(api, challenge, flag=flag_of(challenge))
+
+    response = post(
+        api, gated, flag=flag_of(gated, "door"), question=question_of(gated, "door").pk
+    )
+
+    assert response.status_code == 200
+    assert response.json()["result"] == "correct"
+
+
+def test_the_flag_form_of_a_locked_challenge_says_why(login, solo, gated):
+    form = reverse("scoring:attempt", args=[gated.pk])
+    client = login(solo)
+
+    htmx = client.post(form, {"flag": "CTF{x}"}, HTTP_HX_REQUEST="true")
+    plain = client.post(form, {"flag": "CTF{x}"})
+
+    assert htmx.status_code == 200  # htmx swaps 2xx answers only
+    assert plain.status_code == 403
+    for response in (htmx, plain):
+        assert "This challenge is locked. Solve Warmup" in response.content.decode()
+        assert "Gated Vault" not in response.content.decode()
+    assert not Submission.objects.exists()

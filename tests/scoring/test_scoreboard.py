@@ -552,6 +552,44 @@ def test_its_own_members_see_the_status_of_each_question(
     assert "Wrong attempts" not in other
 
 
+def test_a_principal_page_names_only_challenges_the_viewer_may_see(
+    captain, outsider, warmup, login, client
+):
+    secret = make_challenge(
+        "Secret Lair", requirement='(COMPLETED "Warmup")', locked_visibility="locked"
+    )
+    attempt(captain, warmup, flag_of(warmup))
+    attempt(captain, secret, flag_of(secret))
+    url = f"/scoreboard/principal/{principal_of(captain).pk}/"
+
+    own = login(captain).get(url).content.decode()
+    theirs = login(outsider).get(url).content.decode()
+    public = client.get(url).content.decode()
+
+    assert "<td>Secret Lair</td>" in own
+    for page in (theirs, public):
+        assert "Secret Lair" not in page
+        assert "🔒 A challenge you cannot see yet" in page
+        assert "<td>Warmup</td>" in page
+
+
+def test_a_members_question_list_shows_a_locked_challenge_as_its_card(
+    captain, warmup, login
+):
+    make_challenge(
+        "Secret Lair", requirement='(COMPLETED "Warmup")', locked_visibility="locked"
+    )
+    make_challenge("Hidden Den", requirement='(COMPLETED "Warmup")')
+    url = f"/scoreboard/principal/{principal_of(captain).pk}/"
+
+    own = login(captain).get(url).content.decode()
+
+    assert "Secret Lair" not in own
+    assert "Hidden Den" not in own
+    assert "<td>🔒 Locked challenge</td>\n    <td>locked</td>" in own
+    assert "Solve Warmup" in own
+
+
 def test_a_banned_principals_page_is_gone_for_the_public(
     organizer, captain, member, outsider, warmup, client, login
 ):

@@ -71,10 +71,9 @@ class Command(BaseCommand):
                 self.style.ERROR(f" rejected  {where}{field}: {problem['error']}")
             )
         for warning in report.warnings:
+            where = warning["path"] + (f":{warning['line']}" if warning["line"] else "")
             self.stdout.write(
-                self.style.WARNING(
-                    f"  warning  {warning['path']}: {warning['message']}"
-                )
+                self.style.WARNING(f"  warning  {where}: {warning['message']}")
             )
         self.stdout.write(report.summary())
 

@@ -14,8 +14,11 @@ class Command(BaseCommand):
     help = "Regenerate the LispIsh block reference (the registry is the source)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--check", action="store_true",
-                            help="Exit 1 if the file is out of date; write nothing.")
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Exit 1 if the file is out of date; write nothing.",
+        )
 
     def handle(self, *args, check: bool, **options) -> None:
         text = blocks_markdown()
