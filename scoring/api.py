@@ -51,8 +51,6 @@ def _locked(user, challenge, principal) -> Response | None:
     The requirement is checked here on the hot path's copies; only a challenge
     that is not open pays for the board's card, which words the answer.
     """
-    if principal is not None:
-        principal.refresh_from_db(fields=["score_total"])  # USER-SCORE reads it
     if challenge_access(challenge, RequirementContext(user, principal)).is_open:
         return None
     try:
