@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from challenges import admin_announcements  # noqa: F401  (registers its screen)
 from challenges.admin_requirements import requirement_test_as
 from challenges.catalog import normalize_name
 from challenges.models import (

@@ -8,6 +8,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from challenges.announcement_views import AnnouncementListView
+
 
 def exception_handler(exc, context) -> Response | None:
     """Give DRF errors one shape: a machine code and a human message."""
@@ -50,5 +52,6 @@ urlpatterns = [
     path("", include("audit.api_urls")),
     path("", include("challenges.api_urls")),
     path("", include("scoring.api_urls")),
+    path("announcements", AnnouncementListView.as_view(), name="api-announcements"),
     re_path(r"", not_found),
 ]

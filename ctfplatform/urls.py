@@ -14,6 +14,7 @@ urlpatterns = [
     path("challenges/", include("challenges.urls")),
     path("challenges/", include("scoring.urls")),
     path("scoreboard/", include("scoring.scoreboard_urls")),
+    path("announcements/", include("challenges.announcement_urls")),
     path("admin/", admin.site.urls),
     path("admin-tools/requirements/", include("requirements.urls")),
     path("api/v1/", include("ctfplatform.api")),
