@@ -374,6 +374,28 @@ def chart_json(competition, *, kind: str | None = None, live: bool = False) -> b
     return cached(current, "chart", build)
 
 
+def score_lines(
+    competition, principal_ids: list[int], events, frozen: bool
+) -> tuple[dict[int, list], str | None]:
+    """Running totals over time of `principal_ids` from (principal, at, delta)
+    rows in order, each line starting at zero at the competition's start (or the
+    first event, without a start); and where the lines end (the freeze, a past
+    end, or None: now)."""
+    rows = list(events)
+    starts = [at for _, at, _ in rows[:1]] + [competition.starts_at]
+    origin = min((at for at in starts if at is not None), default=None)
+    zero = [{"x": origin.isoformat(), "y": 0}] if origin else []
+    lines = {pk: list(zero) for pk in principal_ids}
+    running = dict.fromkeys(principal_ids, 0)
+    for principal_id, at, delta in rows:
+        running[principal_id] += delta
+        lines[principal_id].append({"x": at.isoformat(), "y": running[principal_id]})
+    end = competition.freeze_at if frozen else competition.ends_at
+    if end is not None and end > timezone.now():
+        end = None
+    return lines, end.isoformat() if end else None
+
+
 def timeline_json(competition, *, top: int = 10, live: bool = False) -> bytes:
     """Score over time of the top principals, from the ledger (up to the freeze)."""
     current = board(competition, live=live)
@@ -385,20 +407,20 @@ def timeline_json(competition, *, top: int = 10, live: bool = False) -> bytes:
         )
         if current.frozen:
             events = events.filter(created_at__lte=competition.freeze_at)
-        points: dict[int, list] = {r.principal_id: [] for r in leaders}
-        running: dict[int, int] = dict.fromkeys(points, 0)
-        for principal_id, at, delta in events.order_by("created_at", "pk").values_list(
-            "principal_id", "created_at", "delta"
-        ):
-            running[principal_id] += delta
-            points[principal_id].append(
-                {"x": at.isoformat(), "y": running[principal_id]}
-            )
+        lines, end = score_lines(
+            competition,
+            [r.principal_id for r in leaders],
+            events.order_by("created_at", "pk").values_list(
+                "principal_id", "created_at", "delta"
+            ),
+            current.frozen,
+        )
         return _json(
             {
                 "datasets": [
-                    {"label": r.name, "data": points[r.principal_id]} for r in leaders
-                ]
+                    {"label": r.name, "data": lines[r.principal_id]} for r in leaders
+                ],
+                "end": end,
             }
         )
 

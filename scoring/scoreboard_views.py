@@ -20,6 +20,7 @@ from scoring.scoreboard import (
     chart_json,
     ctftime_json,
     remember,
+    score_lines,
     timeline_json,
 )
 from scoring.selectors import principal_for
@@ -154,21 +155,25 @@ def principal_page(request: HttpRequest, principal_id: int) -> HttpResponse:
     if frozen:
         solves = solves.filter(created_at__lte=competition.freeze_at)
         events = events.filter(created_at__lte=competition.freeze_at)
+    events = list(events)
     points: dict[int, int] = {}
-    history, total = [], 0
     for event in events:
-        total += event.delta
-        history.append({"x": event.created_at.isoformat(), "y": total})
         if event.question_id and event.reason != ScoreReason.HINT:
             points[event.question_id] = points.get(event.question_id, 0) + event.delta
+    lines, end = score_lines(
+        competition,
+        [principal.pk],
+        [(principal.pk, e.created_at, e.delta) for e in events],
+        frozen,
+    )
     current = board(competition, live=not frozen and request.user.is_staff)
     context = {
         "principal": principal,
         "own": own,
         "standing": current.by_principal.get(principal.pk),
         "solves": [(s, points.get(s.question_id, 0)) for s in solves],
-        "history": history,
-        "score": total,
+        "history": {"points": lines[principal.pk], "end": end},
+        "score": sum(e.delta for e in events),
         "frozen": frozen,
         "flag_status": _flag_status(principal) if own else None,
     }

@@ -156,8 +156,8 @@ def test_frozen_standings_ignore_solves_after_the_freeze(
     assert [
         (d["label"], [p["y"] for p in d["data"]]) for d in timeline["datasets"]
     ] == [
-        ("Team alpha", [100]),
-        ("Team bravo", []),
+        ("Team alpha", [0, 100]),
+        ("Team bravo", [0]),
     ]
 
 
