@@ -319,8 +319,8 @@ class Feedback(models.Model):
     """One reaction per user per challenge: up or down, optional comment."""
 
     class Vote(models.IntegerChoices):
-        UP = 1, "👍"
-        DOWN = -1, "👎"
+        UP = 1, "Liked it"
+        DOWN = -1, "Not for me"
 
     challenge = models.ForeignKey(
         Challenge, on_delete=models.CASCADE, related_name="feedback"

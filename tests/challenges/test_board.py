@@ -267,7 +267,7 @@ def test_it_shows_a_locked_card_with_its_explanation_only(player):
 
     cards, _ = board_page(player)
 
-    assert cards == ["locked: 🔒 Locked Solve Warmup", ": Warmup 100 0 solves"]
+    assert cards == ["locked: Locked Solve Warmup", ": Warmup 100 0 solves"]
 
 
 def test_it_shows_a_preview_card_with_name_and_points(player):
@@ -281,7 +281,7 @@ def test_it_shows_a_preview_card_with_name_and_points(player):
 
     cards, _ = board_page(player)
 
-    assert cards == ["locked: 🔒 Boss 500 Solve Warmup", ": Warmup 100 0 solves"]
+    assert cards == ["locked: Boss 500 Solve Warmup", ": Warmup 100 0 solves"]
 
 
 def test_it_escapes_names_and_explanations(player):
