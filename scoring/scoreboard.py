@@ -122,8 +122,12 @@ def _shared(key: str, build: Callable[[], object]):
         if time.monotonic() > deadline:
             return build()  # the holder is stuck: do not hang the request
     try:
-        value = build()
-        cache.set(key, value, SHARE_SECONDS)
+        # The previous holder may have stored it between our last look and
+        # our taking the lock: look once more before building.
+        value = cache.get(key)
+        if value is None:
+            value = build()
+            cache.set(key, value, SHARE_SECONDS)
     finally:
         cache.delete(lock)
     return value
