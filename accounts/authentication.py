@@ -6,20 +6,28 @@ from rest_framework.request import Request
 
 from accounts.services import token_authenticate
 
+# `Token` as DRF and CTFd scripts send it, `Bearer` as most HTTP clients do.
+SCHEMES = (b"token", b"bearer")
+USAGE = "Send 'Authorization: Token <token>' or 'Authorization: Bearer <token>'."
+
 
 class TokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Token <token>`; a bad, expired or revoked token is a 401."""
+    """`Authorization: Token <token>` or `Bearer <token>`; a bad, expired or
+    revoked token, or another scheme, is a 401 that says what works."""
 
     keyword = "Token"
 
     def authenticate(self, request: Request):
         header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
+        if not header:
             return None
-        if len(header) != 2:
+        if header[0].lower() not in SCHEMES:
+            scheme = header[0].decode(errors="replace")
             raise exceptions.AuthenticationFailed(
-                "Send the header as 'Authorization: Token <token>'."
+                f"Unsupported authorization scheme {scheme!r}. {USAGE}"
             )
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(USAGE)
         try:
             raw = header[1].decode()
         except UnicodeError:

@@ -1,5 +1,6 @@
 """Players, teams, cohorts and personal API tokens."""
 
+import re
 import secrets
 
 from django.contrib.auth.models import AbstractUser
@@ -8,6 +9,10 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+
+# Registration's rule for user names (also when a player renames themselves).
+USERNAME_PATTERN = re.compile(r"^[\w.@+-]{2,32}\Z")
+USERNAME_RULE = "Use 2 to 32 letters, digits and @ . + - _ only."
 
 
 def new_invite_code() -> str:

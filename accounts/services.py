@@ -10,9 +10,17 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.dispatch import Signal
 from django.utils import timezone
 
-from accounts.models import APIToken, Team, User, new_invite_code
+from accounts.models import (
+    USERNAME_PATTERN,
+    USERNAME_RULE,
+    APIToken,
+    Team,
+    User,
+    new_invite_code,
+)
 from audit.models import EventType
 from audit.services import record
 
@@ -25,13 +33,27 @@ TOKEN_TOUCH_INTERVAL = timedelta(minutes=10)
 TOKEN_CACHE_SECONDS = int(TOKEN_TOUCH_INTERVAL.total_seconds())
 FORGOTTEN, FORGOTTEN_SECONDS = "forgotten", 10
 
+# Sent with `user_id` once a player's new name is committed (scoring, above this
+# app, shows it on the scoreboard).
+user_renamed = Signal()
+
+
+def _check_username(username: str, *, user: User | None = None) -> None:
+    """Registration's rules for a name: its shape, and unique whatever the case."""
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise ValidationError(USERNAME_RULE, code="username_invalid")
+    taken = User.objects.filter(username__iexact=username)
+    if user is not None:
+        taken = taken.exclude(pk=user.pk)
+    if taken.exists():
+        raise ValidationError("That username is taken.", code="username_taken")
+
 
 def user_register(*, username: str, email: str, password: str) -> User:
     """Create a player account, unless registration is closed."""
     if not settings.REGISTRATION_OPEN:
         raise ValidationError("Registration is closed.", code="registration_closed")
-    if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError("That username is taken.", code="username_taken")
+    _check_username(username)
     user = User(username=username, email=email)
     validate_password(password, user)
     user.set_password(password)
@@ -42,6 +64,77 @@ def user_register(*, username: str, email: str, password: str) -> User:
             "That username is taken.", code="username_taken"
         ) from None
     return user
+
+
+@transaction.atomic
+def user_update(
+    *,
+    user: User,
+    username: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+) -> list[str]:
+    """Change a player's name, email or password (registration's rules); returns
+    what changed. Other sessions end with a new password (Django's session hash)."""
+    changed = []
+    if username is not None and username != user.username:
+        _check_username(username, user=user)
+        user.username = username
+        changed.append("username")
+    if email is not None and email != user.email:
+        user.email = email
+        changed.append("email")
+    if password is not None:
+        validate_password(password, user)
+        user.set_password(password)
+        changed.append("password")
+    if not changed:
+        return changed
+    try:
+        with transaction.atomic():
+            user.save(update_fields=changed)
+    except IntegrityError:  # the same name taken concurrently
+        raise ValidationError(
+            "That username is taken.", code="username_taken"
+        ) from None
+    record(
+        EventType.USER_SETTINGS_CHANGED,
+        actor=user,
+        user=user,
+        subject=user.username,
+        message=", ".join(changed),
+    )
+    if "username" in changed:
+        transaction.on_commit(lambda: user_renamed.send(sender=User, user_id=user.pk))
+    return changed
+
+
+# Password-reset mail: at most this many per address and per client IP an hour.
+RESET_PER_ADDRESS, RESET_PER_IP, RESET_WINDOW = 3, 10, 3600
+
+
+def _over_limit(key: str, limit: int) -> bool:
+    cache.add(key, 0, RESET_WINDOW)  # the window starts with the first request
+    try:
+        return cache.incr(key) > limit
+    except ValueError:  # expired between the two calls: a new window
+        cache.set(key, 1, RESET_WINDOW)
+        return False
+
+
+def password_reset_request(*, email: str, ip: str | None, send) -> bool:
+    """Mail a reset link to the accounts of `email` through `send()` (Django's
+    PasswordResetForm.save), within the limits; False when the client IP is
+    over its limit. Past the address's limit nothing is sent, silently, so the
+    answer never tells whether an address has an account."""
+    if ip and _over_limit(f"accounts:reset:ip:{ip}", RESET_PER_IP):
+        return False
+    address = hashlib.sha256(email.strip().casefold().encode()).hexdigest()
+    if _over_limit(f"accounts:reset:address:{address}", RESET_PER_ADDRESS):
+        return True
+    send()
+    record(EventType.PASSWORD_RESET_REQUESTED, ip=ip, details={"address": address})
+    return True
 
 
 def _team_is_full(team: Team) -> bool:

@@ -24,6 +24,11 @@ class EventType(models.TextChoices):
     TEAM_CAPTAIN_TRANSFERRED = "TEAM_CAPTAIN_TRANSFERRED", "Team captain transferred"
     API_TOKEN_CREATED = "API_TOKEN_CREATED", "API token created"
     API_TOKEN_REVOKED = "API_TOKEN_REVOKED", "API token revoked"
+    ANNOUNCEMENT_POSTED = "ANNOUNCEMENT_POSTED", "Announcement posted"
+    ANNOUNCEMENT_EDITED = "ANNOUNCEMENT_EDITED", "Announcement edited"
+    ANNOUNCEMENT_DELETED = "ANNOUNCEMENT_DELETED", "Announcement deleted"
+    USER_SETTINGS_CHANGED = "USER_SETTINGS_CHANGED", "Account settings changed"
+    PASSWORD_RESET_REQUESTED = "PASSWORD_RESET_REQUESTED", "Password reset requested"
 
 
 class Severity(models.TextChoices):

@@ -1,17 +1,23 @@
 """Organizer screens: competitions, challenges (with catalog and requirement
 flags), feedback, and the catalog rescan."""
 
+from datetime import UTC
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
+from challenges import admin_announcements  # noqa: F401  (registers its screen)
 from challenges.admin_forms import (
     SPEC_FIELDS,
     ChallengeForm,
@@ -63,38 +69,85 @@ class CompetitionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Freeze the scoreboard now")
     def freeze_now(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for competition in queryset:
-            competition_freeze(competition=competition, actor=request.user)
-        self.message_user(request, f"Froze {queryset.count()} scoreboard(s).")
+        self._freeze(request, list(queryset), frozen=True)
 
     @admin.action(description="Unfreeze the scoreboard")
     def unfreeze(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for competition in queryset:
-            competition_unfreeze(competition=competition, actor=request.user)
-        self.message_user(request, f"Unfroze {queryset.count()} scoreboard(s).")
+        self._freeze(request, list(queryset), frozen=False)
+
+    def _freeze(self, request, competitions: list[Competition], *, frozen: bool):
+        """Freeze or unfreeze, and say so in a sentence."""
+        for competition in competitions:
+            if frozen:
+                competition_freeze(competition=competition, actor=request.user)
+            else:
+                competition_unfreeze(competition=competition, actor=request.user)
+        names = [c.name for c in competitions]
+        which = (
+            f"The scoreboard of {names[0]} is"
+            if len(names) == 1
+            else f"The scoreboards of {', '.join(names[:-1])} and {names[-1]} are"
+        )
+        if frozen:
+            at = timezone.now().astimezone(UTC)
+            message = f"{which} frozen as of {at:%H:%M:%S} UTC: players see the "
+            message += "standings of that moment until you unfreeze."
+        else:
+            message = f"{which} live again."
+        self.message_user(request, message, messages.SUCCESS)
 
     def get_urls(self):
+        view = self.admin_site.admin_view
         return [
             path(
                 "<int:pk>/schedule-freeze/",
-                self.admin_site.admin_view(self.schedule_view),
+                view(self.schedule_view),
                 name="challenges_competition_schedule_freeze",
+            ),
+            path(
+                "<int:pk>/freeze/",
+                view(require_POST(self.freeze_view)),
+                name="challenges_competition_freeze",
+            ),
+            path(
+                "<int:pk>/unfreeze/",
+                view(require_POST(self.unfreeze_view)),
+                name="challenges_competition_unfreeze",
             ),
         ] + super().get_urls()
 
+    def _button(self, request: HttpRequest, pk: int, *, frozen: bool):
+        competition = get_object_or_404(Competition, pk=pk)
+        if not self.has_change_permission(request, competition):
+            raise PermissionDenied
+        self._freeze(request, [competition], frozen=frozen)
+        return redirect("admin:challenges_competition_change", pk)
+
+    def freeze_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The "Freeze now" button of the competition's page."""
+        return self._button(request, pk, frozen=True)
+
+    def unfreeze_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The "Unfreeze" button of the competition's page."""
+        return self._button(request, pk, frozen=False)
+
     def schedule_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Schedule (or move) the freeze to a given time."""
-        competition = Competition.objects.get(pk=pk)
+        competition = get_object_or_404(Competition, pk=pk)
         form = FreezeForm(
             request.POST or None, initial={"freeze_at": competition.freeze_at}
         )
         if request.method == "POST" and form.is_valid():
-            competition_freeze(
-                competition=competition,
-                actor=request.user,
-                at=form.cleaned_data["freeze_at"],
+            at = form.cleaned_data["freeze_at"]
+            competition_freeze(competition=competition, actor=request.user, at=at)
+            when = f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+            self.message_user(
+                request,
+                f"The scoreboard of {competition} freezes at {when}."
+                if at > timezone.now()
+                else f"The scoreboard of {competition} is frozen as of {when}.",
+                messages.SUCCESS,
             )
-            self.message_user(request, f"Freeze of {competition} set.")
             return redirect("admin:challenges_competition_change", pk)
         context = {
             **self.admin_site.each_context(request),

@@ -340,8 +340,8 @@ class Feedback(models.Model):
     """One reaction per user per challenge: up or down, optional comment."""
 
     class Vote(models.IntegerChoices):
-        UP = 1, "👍"
-        DOWN = -1, "👎"
+        UP = 1, "Liked it"
+        DOWN = -1, "Not for me"
 
     challenge = models.ForeignKey(
         Challenge, on_delete=models.CASCADE, related_name="feedback"
@@ -367,3 +367,42 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_vote_display()} {self.challenge} by {self.user}"
+
+
+class Announcement(models.Model):
+    """An organizer's message to the players of a competition (markdown).
+
+    Tied to a challenge, it is shown only to players who may open that
+    challenge: its text may name or give away what the others may not know.
+    """
+
+    competition = models.ForeignKey(
+        Competition, on_delete=models.CASCADE, related_name="announcements"
+    )
+    challenge = models.ForeignKey(
+        Challenge,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="announcements",
+        help_text="Optional: only players who may open this challenge see it.",
+    )
+    title = models.CharField(max_length=120)
+    body = models.TextField(
+        blank=True, help_text="Markdown, sanitized like challenge descriptions."
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title

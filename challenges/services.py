@@ -1,4 +1,5 @@
-"""Challenge operations: the catalog rescan, visibility, feedback.
+"""Challenge operations: the catalog rescan, visibility, feedback, freezes and
+announcements.
 
 `catalog_rescan` is the one rescan: `manage.py rescan`, the admin screen, the API
 and the Celery task all call it.
@@ -26,6 +27,7 @@ from challenges.catalog import (
 )
 from challenges.catalog.paths import digest_file
 from challenges.models import (
+    Announcement,
     Challenge,
     ChallengeFile,
     ChallengeState,
@@ -527,3 +529,45 @@ def competition_unfreeze(*, competition: Competition, actor) -> Competition:
         details={"competition": competition.pk, "frozen": False},
     )
     return competition
+
+
+def _announcement_record(event: str, announcement: Announcement, actor) -> None:
+    record(
+        event,
+        actor=actor,
+        subject=announcement.title[:200],
+        message=announcement.body[:500],
+        details={
+            "announcement": announcement.pk,
+            "competition": announcement.competition_id,
+            "challenge": announcement.challenge_id,
+        },
+    )
+
+
+@transaction.atomic
+def announcement_save(*, announcement: Announcement, actor) -> Announcement:
+    """Post a new announcement, or store an edit; players see it at their next
+    refresh (pages poll every 30 s)."""
+    posting = announcement.pk is None
+    announcement.updated_at = timezone.now()
+    if posting:
+        announcement.author = announcement.author or actor
+        announcement.created_at = announcement.updated_at
+    announcement.save()
+    _announcement_record(
+        EventType.ANNOUNCEMENT_POSTED if posting else EventType.ANNOUNCEMENT_EDITED,
+        announcement,
+        actor,
+    )
+    return announcement
+
+
+@transaction.atomic
+def announcement_delete(*, announcements: QuerySet, actor) -> int:
+    """Take announcements down; returns how many."""
+    doomed = list(announcements)
+    for announcement in doomed:
+        _announcement_record(EventType.ANNOUNCEMENT_DELETED, announcement, actor)
+    Announcement.objects.filter(pk__in=[a.pk for a in doomed]).delete()
+    return len(doomed)

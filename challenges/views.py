@@ -131,7 +131,7 @@ def feedback(request: HttpRequest, challenge_id: int) -> HttpResponse:
         return render(
             request,
             "challenges/_feedback.html",
-            {"challenge": card.challenge, "error": "Pick 👍 or 👎."},
+            {"challenge": card.challenge, "error": "Pick Liked it or Not for me."},
             status=400,
         )
     return render(

@@ -1,11 +1,14 @@
 """The REST API root (`/api/v1/`): each app contributes its routes here, and
 every error, from DRF or Django, answers as JSON `{"error": code, "detail": text}`."""
 
-from django.http import HttpRequest, JsonResponse
-from django.urls import include, path, re_path
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, include, path, re_path, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from challenges.announcement_views import AnnouncementListView
 
 
 def exception_handler(exc, context) -> Response | None:
@@ -24,8 +27,21 @@ def exception_handler(exc, context) -> Response | None:
     return response
 
 
-def not_found(request: HttpRequest, exception=None) -> JsonResponse:
-    """JSON 404 for unknown API paths (HTML pages keep Django's 404)."""
+@csrf_exempt  # the API views enforce CSRF themselves, for session users only
+def not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    """JSON 404 for unknown API paths (HTML pages keep Django's 404).
+
+    A route with a trailing slash answers as the route without it (`/me/` as
+    `/me`, a POST included: no redirect that a client would turn into a GET).
+    """
+    if request.path.endswith("/") and request.path.rstrip("/") != "/api/v1":
+        try:
+            match = resolve(request.path.rstrip("/"))
+        except Resolver404:
+            pass
+        else:
+            if match.func is not not_found:
+                return match.func(request, *match.args, **match.kwargs)
     return JsonResponse(
         {"error": "not_found", "detail": f"No API route {request.path}."},
         status=status.HTTP_404_NOT_FOUND,
@@ -36,5 +52,6 @@ urlpatterns = [
     path("", include("audit.api_urls")),
     path("", include("challenges.api_urls")),
     path("", include("scoring.api_urls")),
+    path("announcements", AnnouncementListView.as_view(), name="api-announcements"),
     re_path(r"", not_found),
 ]

@@ -84,9 +84,18 @@ def check_runtime(app_configs=None, **kwargs) -> list:
         if not settings.REDIS_URL:
             problems.append(
                 Warning(
-                    "REDIS_URL is not set: rate limits and the cache are per process.",
-                    hint="Set REDIS_URL=redis://host:6379/0 for several workers.",
+                    "REDIS_URL is not set: the cache is files on this machine and "
+                    "rate limits are replayed from the database.",
+                    hint="Set REDIS_URL=redis://host:6379/0 for a real event.",
                     id="ctfplatform.W004",
+                )
+            )
+        if settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
+            problems.append(
+                Warning(
+                    "Mail is printed to the console: password resets reach no one.",
+                    hint="Set EMAIL_URL=smtp+tls://user:password@mail.example.org.",
+                    id="ctfplatform.W005",
                 )
             )
     return problems

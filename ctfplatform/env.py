@@ -128,3 +128,69 @@ def env_url(name: str, schemes: set[str]) -> str:
             + ", ".join(sorted(f"{s}://" for s in schemes))
         )
     return raw
+
+
+# scheme -> (EMAIL_USE_TLS, EMAIL_USE_SSL)
+_EMAIL_SCHEMES = {
+    "smtp": (False, False),
+    "smtp+tls": (True, False),
+    "smtps": (False, True),
+}
+
+
+def parse_email_url(name: str, url: str) -> dict:
+    """Turn `smtp://user:pass@host:587` (`smtp+tls://` for STARTTLS, `smtps://`
+    for TLS from the start) or `console://` into Django's EMAIL_* settings."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if scheme not in _EMAIL_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{name}={url!r} has an unsupported scheme {parts.scheme!r}; use "
+            "smtp://, smtp+tls:// (STARTTLS), smtps:// (TLS) or console://"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={url!r} has an invalid port") from None
+    if not parts.hostname:
+        raise ImproperlyConfigured(f"{name}={url!r} names no host")
+    use_tls, use_ssl = _EMAIL_SCHEMES[scheme]
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": unquote(parts.hostname),
+        "EMAIL_PORT": port or (465 if use_ssl else 587 if use_tls else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_TLS": use_tls,
+        "EMAIL_USE_SSL": use_ssl,
+    }
+
+
+def env_email() -> dict:
+    """Django's EMAIL_* settings from EMAIL_URL, or from the usual EMAIL_HOST,
+    EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS and
+    EMAIL_USE_SSL; with neither, mail is printed to the console."""
+    url = os.environ.get("EMAIL_URL", "").strip()
+    host = os.environ.get("EMAIL_HOST", "").strip()
+    if url and host:
+        raise ImproperlyConfigured("Set EMAIL_URL or EMAIL_HOST, not both.")
+    if url:
+        return parse_email_url("EMAIL_URL", url)
+    if not host:
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    use_tls, use_ssl = env_bool("EMAIL_USE_TLS"), env_bool("EMAIL_USE_SSL")
+    if use_tls and use_ssl:
+        raise ImproperlyConfigured(
+            "EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other."
+        )
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": host,
+        "EMAIL_PORT": env_int("EMAIL_PORT", 25, minimum=1, maximum=65535),
+        "EMAIL_HOST_USER": env_str("EMAIL_HOST_USER"),
+        "EMAIL_HOST_PASSWORD": env_str("EMAIL_HOST_PASSWORD"),
+        "EMAIL_USE_TLS": use_tls,
+        "EMAIL_USE_SSL": use_ssl,
+    }

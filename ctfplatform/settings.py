@@ -1,7 +1,7 @@
 """The one settings module: everything comes from the environment.
 
-With no environment at all the embedded defaults apply (SQLite under `var/`,
-a local-memory cache, Celery tasks run in-process), which is what `make run`
+With no environment at all the embedded defaults apply (SQLite and a file
+cache under `var/`, Celery tasks run in-process), which is what `make run`
 uses. Production sets DATABASE_URL, REDIS_URL, CELERY_BROKER_URL, SECRET_KEY
 and FLAG_SECRET; `ctfplatform/checks.py` refuses default secrets outside debug.
 """
@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from ctfplatform.env import (
     env_bool,
     env_database,
+    env_email,
     env_int,
     env_list,
     env_path,
@@ -117,14 +118,23 @@ if REDIS_URL:
         }
     }
 else:
+    # Files under VAR_DIR, shared by every process of the installation (server,
+    # commands, task worker): a revocation made by a command counts at once.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "ctfplatform",
+            "BACKEND": "ctfplatform.cache.SharedFileCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
         }
     }
 
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+
+# Mail (password resets): SMTP from EMAIL_URL or EMAIL_HOST & co.; printed to
+# the console otherwise, so `make run` shows the mail in its output.
+globals().update(env_email())
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ctf@localhost")
+EMAIL_TIMEOUT = 10
 
 # Celery: a real broker when CELERY_BROKER_URL is set, tasks in-process otherwise.
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"redis", "rediss", "amqp", "memory"})

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 
 from audit.admin import ReadOnlyAdmin
 from challenges.models import Question
@@ -39,9 +39,21 @@ def _principal_link(principal: Principal | None) -> str:
     return format_html('<a href="{}">{}</a>', url, principal)
 
 
+# Far beyond any real correction, far below what the score columns hold.
+MAX_ADJUSTMENT = 1_000_000
+
+
 class AdjustForm(forms.Form):
-    delta = forms.IntegerField(help_text="Points to add (negative to take away).")
-    note = forms.CharField(max_length=200, help_text="Why; shown as admin:<note>.")
+    delta = forms.IntegerField(
+        min_value=-MAX_ADJUSTMENT,
+        max_value=MAX_ADJUSTMENT,
+        help_text=f"Points to add (negative to take away), at most {MAX_ADJUSTMENT:,}"
+        " either way.",
+    )
+    # Help texts are HTML: escaped, or <note> would vanish as a tag.
+    note = forms.CharField(
+        max_length=200, help_text=escape("Why; the ledger shows it as admin:<note>.")
+    )
 
 
 class ResetForm(forms.Form):

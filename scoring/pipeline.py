@@ -196,7 +196,7 @@ def submission_attempt(
     if begin.state == "solved":
         return Attempt(Result.ALREADY_SOLVED, ALREADY_SOLVED)
     if begin.state == "limited":
-        return _rate_limited(meta, begin.retry_after)
+        return _rate_limited(meta, competition, begin.retry_after)
     return _check(principal, question, competition, meta, typed, begin=begin)
 
 
@@ -252,16 +252,23 @@ def _db_attempt(principal, question, competition, meta, typed) -> Attempt:
         return Attempt(Result.ALREADY_SOLVED, ALREADY_SOLVED)
     left = _db_lock_remaining(principal, competition)
     if left:
-        return _rate_limited(meta, left)
+        return _rate_limited(meta, competition, left)
     return _check(principal, question, competition, meta, typed, begin=None)
 
 
-def _rate_limited(meta: dict, left: int) -> Attempt:
+def _lockout(meta: dict, competition, left: int) -> str:
+    """The lockout covers the principal and every challenge: say so."""
+    who = "Your team" if meta["principal"].kind == "team" else "You"
+    return (
+        f"{who} submitted {competition.rate_limit_attempts} wrong flags in "
+        f"{competition.rate_limit_window} s; submissions are paused for {left} s."
+    )
+
+
+def _rate_limited(meta: dict, competition, left: int) -> Attempt:
     Submission.objects.create(result=Result.RATE_LIMITED, **meta)
     return Attempt(
-        Result.RATE_LIMITED,
-        f"Too many wrong flags: try again in {left} s.",
-        retry_after=left,
+        Result.RATE_LIMITED, _lockout(meta, competition, left), retry_after=left
     )
 
 
@@ -397,5 +404,5 @@ def _wrong(
     anticheat.scan(submission=submission, competition=competition, found=begin)
     message = "Wrong flag."
     if lockout:
-        message += f" Too many wrong flags: locked for {lockout} s."
+        message += " " + _lockout(meta, competition, lockout)
     return Attempt(Result.WRONG, message, retry_after=lockout)

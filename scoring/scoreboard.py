@@ -131,8 +131,12 @@ def _shared(key: str, build: Callable[[], object]):
         if time.monotonic() > deadline:
             return build()  # the holder is stuck: do not hang the request
     try:
-        value = build()
-        cache.set(key, value, SHARE_SECONDS)
+        # The previous holder may have stored it between our last look and
+        # our taking the lock: look once more before building.
+        value = cache.get(key)
+        if value is None:
+            value = build()
+            cache.set(key, value, SHARE_SECONDS)
     finally:
         cache.delete(lock)
     return value
@@ -430,26 +434,51 @@ def score_steps(competition, principal_ids: list[int], until=None) -> list[tuple
     return [step[:1] + step[3:] for step in steps]
 
 
+def score_lines(
+    competition, principal_ids: list[int], events, frozen: bool
+) -> tuple[dict[int, list], str | None]:
+    """Running totals over time of `principal_ids` from (principal, at, delta)
+    rows in order, each line starting at zero at the competition's start (or the
+    first event, without a start); and where the lines end (the freeze, a past
+    end, or None: now)."""
+    rows = list(events)
+    starts = [at for _, at, _ in rows[:1]] + [competition.starts_at]
+    origin = min((at for at in starts if at is not None), default=None)
+    zero = [{"x": origin.isoformat(), "y": 0}] if origin else []
+    lines = {pk: list(zero) for pk in principal_ids}
+    running = dict.fromkeys(principal_ids, 0)
+    for principal_id, at, delta in rows:
+        running[principal_id] += delta
+        lines[principal_id].append({"x": at.isoformat(), "y": running[principal_id]})
+    end = competition.freeze_at if frozen else competition.ends_at
+    if end is not None and end > timezone.now():
+        end = None
+    return lines, end.isoformat() if end else None
+
+
 def timeline_json(competition, *, top: int = 10, live: bool = False) -> bytes:
     """Score over time of the top principals, from the ledger (up to the freeze)."""
     current = board(competition, live=live)
 
     def build() -> bytes:
         leaders = current.rows[:top]
+        ids = [r.principal_id for r in leaders]
         until = competition.freeze_at if current.frozen else None
-        steps = score_steps(competition, [r.principal_id for r in leaders], until)
-        points: dict[int, list] = {r.principal_id: [] for r in leaders}
-        running: dict[int, int] = dict.fromkeys(points, 0)
-        for at, principal_id, _, delta in steps:
-            running[principal_id] += delta
-            points[principal_id].append(
-                {"x": at.isoformat(), "y": running[principal_id]}
-            )
+        lines, end = score_lines(
+            competition,
+            ids,
+            (
+                (p, at, delta)
+                for at, p, _, delta in score_steps(competition, ids, until)
+            ),
+            current.frozen,
+        )
         return _json(
             {
                 "datasets": [
-                    {"label": r.name, "data": points[r.principal_id]} for r in leaders
-                ]
+                    {"label": r.name, "data": lines[r.principal_id]} for r in leaders
+                ],
+                "end": end,
             }
         )
 

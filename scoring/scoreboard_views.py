@@ -21,6 +21,7 @@ from scoring.scoreboard import (
     chart_json,
     ctftime_json,
     remember,
+    score_lines,
     score_steps,
     timeline_json,
 )
@@ -114,9 +115,7 @@ def scoreboard(request: HttpRequest) -> HttpResponse:
     if principal is not None:
         # A live board's row is the live score already; a frozen one is not.
         context["live_score"] = (
-            mine.score
-            if mine and not context["frozen"]
-            else principal_score(principal)
+            mine.score if mine and not context["frozen"] else principal_score(principal)
         )
     context["wall_of_shame"] = wall_of_shame(context["competition"], context["board"])
     return render(request, "scoring/scoreboard.html", context)
@@ -163,13 +162,17 @@ def principal_page(request: HttpRequest, principal_id: int) -> HttpResponse:
     until = competition.freeze_at if frozen else None
     if frozen:
         solves = solves.filter(created_at__lte=until)
+    steps = score_steps(competition, [principal.pk], until)
     points: dict[int, int] = {}
-    history, total = [], 0
-    for at, _, question_id, delta in score_steps(competition, [principal.pk], until):
-        total += delta
-        history.append({"x": at.isoformat(), "y": total})
+    for _, _, question_id, delta in steps:
         if question_id:
             points[question_id] = points.get(question_id, 0) + delta
+    lines, end = score_lines(
+        competition,
+        [principal.pk],
+        [(principal.pk, at, delta) for at, _, _, delta in steps],
+        frozen,
+    )
     current = board(competition, live=not frozen and request.user.is_staff)
     # Challenges appear as the viewer's own board shows them: a solve of one the
     # viewer may not know of is listed without its name.
@@ -184,8 +187,8 @@ def principal_page(request: HttpRequest, principal_id: int) -> HttpResponse:
         "standing": current.by_principal.get(principal.pk),
         "solves": [(s, points.get(s.question_id, 0)) for s in solves],
         "named": viewer.named_ids(),
-        "history": history,
-        "score": total,
+        "history": {"points": lines[principal.pk], "end": end},
+        "score": sum(delta for *_, delta in steps),
         "frozen": frozen,
         "flag_status": _flag_status(principal, viewer) if own else None,
     }

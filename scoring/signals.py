@@ -4,12 +4,14 @@ from django.db.models import QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
+from accounts.services import user_renamed
 from challenges.access import catalog_changed
 from challenges.models import Challenge, Competition, Question
 from challenges.signals import challenges_published
 from scoring.flags import flags_prederive
 from scoring.hot import principal_forget
 from scoring.models import Principal, QuestionTally
+from scoring.scoreboard import standings_changed
 from scoring.services import principal_leave_board, question_solves_remove
 from scoring.tallies import tallies_recount
 
@@ -67,3 +69,11 @@ def principal_deleting(sender, instance: Principal, origin=None, **kwargs) -> No
     model = origin.model if isinstance(origin, QuerySet) else type(origin)
     if model is not Competition:
         principal_leave_board(principal=instance)
+
+
+@receiver(user_renamed, dispatch_uid="scoring_user_renamed")
+def user_renamed_on_boards(sender, user_id: int, **kwargs) -> None:
+    """A solo player's new name shows on the scoreboards (and in the audit) at once."""
+    for principal in Principal.objects.filter(user_id=user_id):
+        principal_forget(principal)
+        standings_changed(principal.competition_id)

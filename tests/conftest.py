@@ -1,8 +1,9 @@
 """Shared personas: organizer, team captain, team member, solo player, outsider."""
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 
 from accounts.models import Team, User
 from accounts.services import team_create, team_join
@@ -12,6 +13,19 @@ from challenges.access import catalog_version_forget
 pytest_plugins = ["tests.browser"]
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def own_file_cache(tmp_path_factory):
+    # Plain pytest (no REDIS_URL) runs on the embedded file cache: in a folder
+    # of its own, not the var/cache of a `make run` server beside it.
+    default = settings.CACHES["default"]
+    if default["BACKEND"] != "ctfplatform.cache.SharedFileCache":
+        yield
+        return
+    folder = str(tmp_path_factory.mktemp("cache"))
+    with override_settings(CACHES={"default": {**default, "LOCATION": folder}}):
+        yield
 
 
 @pytest.fixture(autouse=True)

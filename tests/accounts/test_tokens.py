@@ -99,3 +99,34 @@ def test_unknown_api_routes_answer_json_404(solo):
     response = api_get("/api/v1/nothing-here", raw)
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+def test_it_accepts_a_bearer_token(solo):
+    _, raw = token_create(user=solo)
+
+    response = Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    assert response.status_code == 200
+    assert response.json()["username"] == "solo"
+
+
+def test_a_wrong_scheme_says_which_schemes_work(solo):
+    _, raw = token_create(user=solo)
+
+    response = Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"JWT {raw}")
+
+    assert response.status_code == 401
+    assert response.json()["detail"] == (
+        "Unsupported authorization scheme 'JWT'. Send 'Authorization: Token "
+        "<token>' or 'Authorization: Bearer <token>'."
+    )
+
+
+def test_a_trailing_slash_answers_like_the_route_without_it(solo):
+    _, raw = token_create(user=solo)
+
+    response = api_get("/api/v1/me/", raw)
+
+    assert response.status_code == 200
+    assert response.json() == api_get("/api/v1/me", raw).json()
+    assert api_get("/api/v1/nothing-here/", raw).status_code == 404

@@ -268,7 +268,7 @@ def test_it_shows_a_locked_card_with_its_explanation_only(player):
     cards, _ = board_page(player)
 
     # Anonymous cards stand apart, last: their place tells nothing either.
-    assert cards == [": Warmup 100 0 solves", "locked: 🔒 Locked Solve Warmup"]
+    assert cards == [": Warmup 100 0 solves", "locked: Locked Solve Warmup"]
 
 
 def test_it_shows_a_preview_card_with_name_and_points(player):
@@ -282,7 +282,7 @@ def test_it_shows_a_preview_card_with_name_and_points(player):
 
     cards, _ = board_page(player)
 
-    assert cards == ["locked: 🔒 Boss 500 Solve Warmup", ": Warmup 100 0 solves"]
+    assert cards == ["locked: Boss 500 Solve Warmup", ": Warmup 100 0 solves"]
 
 
 def test_it_escapes_names_and_explanations(player):
@@ -398,7 +398,7 @@ def test_an_anonymous_card_gives_away_no_category(vault, player):
     cards, categories = board_page(player)
 
     assert categories == ["misc", "Locked"]
-    assert cards == [": Warmup 100 0 solves", "locked: 🔒 Locked Solve Warmup"]
+    assert cards == [": Warmup 100 0 solves", "locked: Locked Solve Warmup"]
     page = player.get(reverse("challenges:board")).content.decode()
     assert "dragons" not in page
     assert "Dragon Vault" not in page
@@ -417,7 +417,7 @@ def test_an_explanation_names_only_challenges_the_player_sees(player):
     vault = Challenge.objects.get(name="Vault")
     detail = player.get(vault.get_absolute_url()).content.decode()
 
-    assert cards[-1] == "locked: 🔒 Locked Solve Warmup and solve another challenge"
+    assert cards[-1] == "locked: Locked Solve Warmup and solve another challenge"
     assert "Solve Warmup and solve another challenge" in detail
     assert "Hidden Gem" not in detail
 

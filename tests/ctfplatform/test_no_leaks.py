@@ -138,6 +138,9 @@ FILL = {
         {"principal_id": w.own.pk},
     ],
     "user_id": lambda w: [{"user_id": w.rival.team.captain_id}],
+    # A password-reset link names no challenge; any link reaches its page.
+    "uidb64": lambda w: [{"uidb64": "MQ"}],
+    "token": lambda w: [{"token": "set-password"}],
 }
 
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from ctfplatform.env import env_bool, env_database, env_int, env_url, parse_database_url
+from ctfplatform.env import (
+    env_bool,
+    env_database,
+    env_email,
+    env_int,
+    env_url,
+    parse_database_url,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -173,3 +180,59 @@ def test_it_starts_with_real_secrets_outside_debug(tmp_path):
 def test_debug_mode_allows_the_defaults(tmp_path):
     result = run_manage("check", env={"VAR_DIR": str(tmp_path), "DEBUG": "true"})
     assert result.returncode == 0, result.stderr
+
+
+def test_it_reads_smtp_from_email_url(monkeypatch):
+    monkeypatch.setenv(
+        "EMAIL_URL", "smtp+tls://ctf%40example.org:s%3Acret@mail.example.org"
+    )
+    assert env_email() == {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "mail.example.org",
+        "EMAIL_PORT": 587,
+        "EMAIL_HOST_USER": "ctf@example.org",
+        "EMAIL_HOST_PASSWORD": "s:cret",
+        "EMAIL_USE_TLS": True,
+        "EMAIL_USE_SSL": False,
+    }
+    monkeypatch.setenv("EMAIL_URL", "smtps://mail.example.org")
+    assert env_email()["EMAIL_PORT"] == 465 and env_email()["EMAIL_USE_SSL"]
+
+
+def test_it_reads_smtp_from_the_usual_variables(monkeypatch):
+    monkeypatch.setenv("EMAIL_HOST", "mail.example.org")
+    monkeypatch.setenv("EMAIL_PORT", "2525")
+    monkeypatch.setenv("EMAIL_USE_TLS", "true")
+    email = env_email()
+    assert (email["EMAIL_HOST"], email["EMAIL_PORT"], email["EMAIL_USE_TLS"]) == (
+        "mail.example.org",
+        2525,
+        True,
+    )
+
+
+def test_mail_goes_to_the_console_by_default(monkeypatch):
+    monkeypatch.delenv("EMAIL_URL", raising=False)
+    monkeypatch.delenv("EMAIL_HOST", raising=False)
+    assert env_email() == {
+        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"
+    }
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"EMAIL_URL": "imap://mail.example.org"}, "unsupported scheme 'imap'"),
+        ({"EMAIL_URL": "smtp://mail.example.org:twenty"}, "invalid port"),
+        ({"EMAIL_URL": "smtp://"}, "names no host"),
+        ({"EMAIL_URL": "console://", "EMAIL_HOST": "x"}, "not both"),
+        ({"EMAIL_HOST": "x", "EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"}, "exclude"),
+    ],
+)
+def test_it_names_bad_mail_settings(monkeypatch, env, message):
+    for name in ("EMAIL_URL", "EMAIL_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        env_email()

@@ -85,6 +85,28 @@ def test_the_adjust_screen_refuses_a_zero_delta(admin_client, solo):
     assert not ScoreEvent.objects.exists()
 
 
+def test_the_adjust_screen_refuses_an_absurd_number(admin_client, solo):
+    principal = principal_of(solo)
+    screen = reverse("admin:scoring_principal_adjust", args=[principal.pk])
+
+    response = admin_client.post(screen, {"delta": "9" * 30, "note": "typo"})
+
+    assert response.status_code == 200
+    assert "Ensure this value is less than or equal to 1000000." in (
+        response.content.decode()
+    )
+    assert not ScoreEvent.objects.exists()
+
+
+def test_the_adjust_screen_shows_the_note_format_literally(admin_client, solo):
+    principal = principal_of(solo)
+    screen = reverse("admin:scoring_principal_adjust", args=[principal.pk])
+
+    html = admin_client.get(screen).content.decode()
+
+    assert "admin:&lt;note&gt;" in html
+
+
 def test_an_organizer_resets_attempts_on_its_screen(admin_client, organizer, solo):
     capped = make_challenge("Capped", attempts=1)
     attempt(solo, capped, "CTF{no}")

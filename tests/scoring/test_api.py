@@ -45,6 +45,17 @@ def test_it_answers_a_correct_flag_with_the_points(api, challenge):
     }
 
 
+def test_it_answers_with_a_trailing_slash_too(solo, challenge):
+    api = Client(enforce_csrf_checks=True, **api_client(solo).defaults)
+
+    response = api.post(
+        url(challenge) + "/", {"flag": "CTF{nope}"}, content_type="application/json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["result"] == "wrong"
+
+
 def test_it_answers_a_wrong_flag(api, challenge):
     response = post(api, challenge, flag="CTF{nope}")
 
@@ -73,6 +84,20 @@ def test_it_answers_429_with_retry_after_when_rate_limited(api, challenge):
     assert body["result"] == "rate_limited"
     assert 0 < body["retry_after"] <= 30
     assert response["Retry-After"] == str(body["retry_after"])
+    assert body["message"] == (
+        "You submitted 3 wrong flags in 30 s; "
+        f"submissions are paused for {body['retry_after']} s."
+    )
+
+
+def test_the_lockout_message_names_the_team(captain, member, challenge):
+    for n in range(3):
+        post(api_client(captain), challenge, flag=f"CTF{{no{n}}}")
+
+    body = post(api_client(member), make_challenge(), flag="CTF{x}").json()
+
+    assert body["result"] == "rate_limited"
+    assert body["message"].startswith("Your team submitted 3 wrong flags in 30 s;")
 
 
 def test_it_answers_refused_for_a_banned_team(api, solo, challenge):
@@ -180,7 +205,9 @@ def test_the_flag_form_keeps_htmx_swapping_when_rate_limited(login, solo, challe
     plain = client.post(form, {"flag": flag_of(challenge)})
 
     assert limited.status_code == 200
-    assert "Too many wrong flags: try again in" in limited.content.decode()
+    assert "You submitted 3 wrong flags in 30 s; submissions are paused for" in (
+        limited.content.decode()
+    )
     assert plain.status_code == 429
     assert list(Submission.objects.values_list("result", flat=True).order_by("pk"))[
         -2:

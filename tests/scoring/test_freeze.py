@@ -164,8 +164,8 @@ def test_frozen_standings_ignore_solves_after_the_freeze(
     assert [
         (d["label"], [p["y"] for p in d["data"]]) for d in timeline["datasets"]
     ] == [
-        ("Team alpha", [100]),
-        ("Team bravo", []),
+        ("Team alpha", [0, 100]),
+        ("Team bravo", [0]),
     ]
 
 
@@ -469,3 +469,61 @@ def test_staff_see_live_solve_counts_and_values(
     page = login(organizer).get("/challenges/")
 
     assert card(page, "Heap") == (300, 3)
+
+
+def test_the_competition_page_has_freeze_and_unfreeze_buttons(
+    organizer, competition, login
+):
+    admin = login(organizer)
+    page = f"/admin/challenges/competition/{competition.pk}/change/"
+    freeze = f"/admin/challenges/competition/{competition.pk}/freeze/"
+    unfreeze = f"/admin/challenges/competition/{competition.pk}/unfreeze/"
+    assert f'action="{freeze}"' in admin.get(page).content.decode()
+
+    response = admin.post(freeze, follow=True)
+
+    competition.refresh_from_db()
+    assert competition.is_frozen()
+    html = response.content.decode()
+    assert f'action="{unfreeze}"' in html and f'action="{freeze}"' not in html
+    assert (
+        f"The scoreboard of {competition.name} is frozen as of "
+        f"{competition.freeze_at.astimezone(UTC):%H:%M:%S} UTC: players see the "
+        "standings of that moment until you unfreeze." in html
+    )
+
+    response = admin.post(unfreeze, follow=True)
+
+    competition.refresh_from_db()
+    assert competition.freeze_at is None
+    assert f"The scoreboard of {competition.name} is live again." in (
+        response.content.decode()
+    )
+    assert admin.get(freeze).status_code == 405  # a button, never a link
+
+
+def test_the_list_action_reports_in_a_sentence(organizer, competition, login):
+    other = Competition.objects.create(name="Finals", slug="finals")
+    admin = login(organizer)
+
+    response = admin.post(
+        "/admin/challenges/competition/",
+        {"action": "unfreeze", "_selected_action": [competition.pk, other.pk]},
+        follow=True,
+    )
+
+    names = sorted([competition.name, "Finals"], key=lambda n: n != competition.name)
+    assert (
+        f"The scoreboards of {names[0]} and {names[1]} are live again."
+        in response.content.decode()
+    )
+
+
+def test_players_may_not_press_the_freeze_button(alpha, competition, login):
+    response = login(alpha).post(
+        f"/admin/challenges/competition/{competition.pk}/freeze/"
+    )
+
+    assert response.status_code == 302  # to the admin's login
+    competition.refresh_from_db()
+    assert competition.freeze_at is None

@@ -161,14 +161,18 @@ def test_it_answers_already_solved_before_the_rate_limit(solo, challenge, flag):
 def test_it_locks_out_after_three_wrong_flags(solo, challenge, flag):
     third = [attempt(solo, challenge, f"CTF{{no{n}}}") for n in range(3)][-1]
     assert third.result == Result.WRONG
-    assert third.message == "Wrong flag. Too many wrong flags: locked for 30 s."
+    assert third.message == (
+        "Wrong flag. You submitted 3 wrong flags in 30 s; "
+        "submissions are paused for 30 s."
+    )
 
     fourth = attempt(solo, challenge, flag)
 
     assert fourth.result == Result.RATE_LIMITED
     assert 0 < fourth.retry_after <= 30
-    assert (
-        fourth.message == f"Too many wrong flags: try again in {fourth.retry_after} s."
+    assert fourth.message == (
+        "You submitted 3 wrong flags in 30 s; "
+        f"submissions are paused for {fourth.retry_after} s."
     )
     assert results(solo) == ["wrong", "wrong", "wrong", "rate_limited"]
     assert not Solve.objects.exists()
@@ -177,7 +181,13 @@ def test_it_locks_out_after_three_wrong_flags(solo, challenge, flag):
 def test_it_locks_out_the_whole_team(captain, member, challenge, flag):
     lock_out(captain, challenge)
 
-    assert attempt(member, challenge, flag).result == Result.RATE_LIMITED
+    limited = attempt(member, make_challenge(), flag)
+
+    assert limited.result == Result.RATE_LIMITED
+    assert limited.message == (
+        "Your team submitted 3 wrong flags in 30 s; "
+        f"submissions are paused for {limited.retry_after} s."
+    )
 
 
 def test_it_lets_the_player_in_again_after_the_lockout(solo, challenge, flag):

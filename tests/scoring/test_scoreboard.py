@@ -6,16 +6,18 @@ import json
 import re
 import threading
 import time
+from datetime import timedelta
 from html import unescape
 from html.parser import HTMLParser
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from accounts.models import User
 from challenges.models import Competition
 from scoring.flags import expected_flag
-from scoring.models import Principal
+from scoring.models import Principal, ScoreEvent
 from scoring.scoreboard import _shared, standings
 from scoring.services import (
     hint_unlock,
@@ -331,7 +333,24 @@ def test_the_timeline_follows_the_top_scores_over_time(captain, warmup, pwn, cli
     data = client.get("/scoreboard/timeline-data").json()
 
     assert [d["label"] for d in data["datasets"]] == ["Null Pointers"]
-    assert [p["y"] for p in data["datasets"][0]["data"]] == [100, 150]
+    assert [p["y"] for p in data["datasets"][0]["data"]] == [0, 100, 150]
+    assert data["end"] is None  # open: the lines run on to now
+
+
+def test_the_timeline_starts_at_zero_at_the_competition_start(captain, warmup, client):
+    competition = Competition.objects.default()
+    competition.starts_at = timezone.now() - timedelta(hours=2)
+    competition.save()
+    attempt(captain, warmup, flag_of(warmup))
+    ScoreEvent.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    competition.ends_at = timezone.now() - timedelta(minutes=1)
+    competition.save()
+
+    data = client.get("/scoreboard/timeline-data").json()
+
+    first = data["datasets"][0]["data"][0]
+    assert first == {"x": competition.starts_at.isoformat(), "y": 0}
+    assert data["end"] == competition.ends_at.isoformat()
 
 
 def test_the_ctftime_feed_lists_positions_names_and_scores(
@@ -529,7 +548,7 @@ def test_a_principal_page_lists_solves_with_their_points_and_history(
     assert '<td>Heap</td><td class="num">400</td>' in html
     script = html.split('id="history-data"', 1)[1].split(">", 1)[1]
     history = json.loads(script.split("</script>")[0])
-    assert [p["y"] for p in history] == [500, 400]
+    assert [p["y"] for p in history["points"]] == [0, 500, 400]
     assert "Your questions" not in html
 
 
@@ -569,7 +588,7 @@ def test_a_principal_page_names_only_challenges_the_viewer_may_see(
     assert "<td>Secret Lair</td>" in own
     for page in (theirs, public):
         assert "Secret Lair" not in page
-        assert "🔒 A challenge you cannot see yet" in page
+        assert "A challenge you cannot see yet" in page
         assert "<td>Warmup</td>" in page
 
 
@@ -586,7 +605,7 @@ def test_a_members_question_list_shows_a_locked_challenge_as_its_card(
 
     assert "Secret Lair" not in own
     assert "Hidden Den" not in own
-    assert "<td>🔒 Locked challenge</td>\n    <td>locked</td>" in own
+    assert "Locked challenge</td>\n    <td>locked</td>" in own
     assert "Solve Warmup" in own
 
 
