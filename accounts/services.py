@@ -36,6 +36,10 @@ FORGOTTEN, FORGOTTEN_SECONDS = "forgotten", 10
 # Sent with `user_id` once a player's new name is committed (scoring, above this
 # app, shows it on the scoreboard).
 user_renamed = Signal()
+# Sent with `user` and `team` (None: they left or were kicked), inside the
+# transaction, whenever a player's team changes: scoring folds their solo solves
+# into a team they enter, so one person never ranks twice.
+team_changed = Signal()
 
 
 def _check_username(username: str, *, user: User | None = None) -> None:
@@ -151,6 +155,7 @@ def _assign_team(user: User, team: Team | None, *, only_if: Team | None = None) 
     user.refresh_from_db(fields=["team", "team_joined_at"])
     if changed:
         user_tokens_forget(user.pk)  # its cached tokens carry the old team
+        team_changed.send(sender=User, user=user, team=team)
     return changed == 1
 
 

@@ -18,8 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent
+# The application under test: this checkout, or another one (BENCH_APP_ROOT, e.g.
+# a worktree of an older commit, to compare the two in one run).
+ROOT = Path(os.environ.get("BENCH_APP_ROOT") or REPO).resolve()
 sys.path.insert(0, str(ROOT))
+# Celery's Django fix-up puts the working directory first on sys.path: work
+# from the code under test, or its modules would come from the wrong checkout.
+os.chdir(ROOT)
 
 
 def add_db_options(parser) -> None:
@@ -93,6 +99,16 @@ def timed(fn, runs: int, setup=None) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
+def canary() -> float:
+    """Milliseconds of a fixed 1e6-iteration Python loop: how fast this shared
+    machine is right now (it drifts by 2x and more)."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(1_000_000):
+        total += i
+    return (time.perf_counter() - start) * 1000
+
+
 def load() -> str:
     """The 1, 5 and 15 minute load averages, to tell a busy machine."""
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -108,7 +124,7 @@ def summary(times: list[float]) -> str:
     return f"{statistics.median(times):8.2f} {p(times, 0.95):8.2f}"
 
 
-VENV = ROOT / ".venv" / "bin"
+VENV = REPO / ".venv" / "bin"
 HOST = "127.0.0.1"
 
 

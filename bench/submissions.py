@@ -22,6 +22,16 @@ submissions/s with a p99 under 50 ms (CTFd 3.8: ~50/s, p50 ~330 ms, p99 ~850 ms)
    and prints where the workers spend their time.
 5. Stops gunicorn, wrk and py-spy, drops the database.
 
+Scenarios: `wrong-heavy` (the scoring issue: 10,000 principals, 85% wrong,
+10% correct, 5% shared) and `correct-heavy` (the deadlock issue: 1,000
+principals, 50 challenges of which 10 dynamic, 5,000 solves, 50% correct).
+Any 5xx answer or socket error makes the run exit 1, whatever its throughput.
+
+`--compare PATH` runs each configuration twice in one go, against the code at
+PATH (e.g. `git worktree add /tmp/old <commit>`) and against this checkout, each
+on its own throw-away database and a new server, and prints the ratios. The
+code under test can also be chosen with BENCH_APP_ROOT=PATH.
+
 Needs `wrk` (apt-get install wrk) and, for step 4, py-spy in the venv.
 Run:  tests/services.sh .venv/bin/python bench/submissions.py [options]
 """
@@ -39,16 +49,19 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from _common import (
+SCRIPT = Path(__file__).resolve()  # before _common changes the directory
+from _common import (  # noqa: E402
+    REPO,
     ROOT,
     VENV,
+    canary,
     free_port,
     start_gunicorn,
     stop,
     throwaway_database,
 )
 
-HERE = Path(__file__).resolve().parent / "submissions"
+HERE = SCRIPT.parent / "submissions"
 sys.path.insert(0, str(HERE))
 from measure import in_process, spy_report  # noqa: E402
 
@@ -60,14 +73,19 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--principals", type=int, default=10000)
+    ap.add_argument("--scenario", choices=sorted(SCENARIOS), default="wrong-heavy",
+                    help="defaults for the world and the mix (options below win)")
+    ap.add_argument("--principals", type=int)
     ap.add_argument("--challenges", type=int, default=50)
-    ap.add_argument("--solves", type=int, default=20000)
+    ap.add_argument("--solves", type=int)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--mix", default="85,10,5", help="percent wrong,correct,shared")
+    ap.add_argument("--mix", help="percent wrong,correct,shared")
     ap.add_argument("-c", "--configs", nargs="+", default=[
-        "sync:2", "sync:3", "sync:4", "gthread:2"],
+        "sync:2", "sync:3", "gthread:2"],
         help="gunicorn CLASS:WORKERS (gthread workers get --threads)")
+    ap.add_argument("--compare", metavar="PATH",
+                    help="also run every configuration against the code at PATH")
+    ap.add_argument("--json-out", help=argparse.SUPPRESS)  # a --compare child
     ap.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     ap.add_argument("--rate-limit", type=int, default=1000,
                     help="wrong flags in the window before a lockout, during the "
@@ -75,13 +93,27 @@ def parse_args():
                     "with the throughput in a closed-loop test: 8-24%% was seen)")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--duration", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=60,
+    ap.add_argument("--warmup", type=int,
                     help="seconds of load first, so every principal was seen")
     ap.add_argument("--rate-guess", type=int, default=1000,
                     help="requests pooled per second of load (the pool wraps after)")
     ap.add_argument("--profile", type=int, default=15, help="py-spy seconds (0: none)")
     ap.add_argument("--pg-db", default=db, help="database to create and drop")
-    return ap.parse_args()
+    args = ap.parse_args()
+    for key, value in SCENARIOS[args.scenario].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+SCENARIOS = {
+    "wrong-heavy": {"principals": 10000, "solves": 20000, "mix": "85,10,5",
+                    "warmup": 60},
+    # Few principals, so pairs to solve run out: a shorter warm-up (every
+    # principal is still seen many times by every worker).
+    "correct-heavy": {"principals": 1000, "solves": 5000, "mix": "50,50,0",
+                      "warmup": 15},
+}
 
 
 # 1. Fixture, tokens and request pools ------------------------------------------
@@ -116,6 +148,8 @@ def build_world(args) -> dict:
     return {"tokens": tokens, "questions": questions, "own": own, "qs": list(questions),
             "players": principals[:-RESERVED], "reserved": principals[-RESERVED:],
             "derived": [q for q, v in questions.items() if v[1] == "derived"],
+            "dynamic": set(Question.objects.filter(
+                challenge__type="dynamic").values_list("pk", flat=True)),
             "used": set(Solve.objects.values_list("principal_id", "question_id"))}
 
 
@@ -262,6 +296,12 @@ def git_state() -> str:
             + (" ".join(dirty) or "none"))
 
 
+def failures(s: dict) -> int:
+    """Socket errors and 5xx answers of a run: any of them fails the benchmark."""
+    errors = sum(v for k, v in s["errors"].items() if k != "status")
+    return errors + sum(v for k, v in s["results"].items() if k.startswith("http_5"))
+
+
 def print_load(args, results) -> None:
     print(f"\n## Load: wrk -t1 -c{args.connections} -d{args.duration}s (after "
           f"{args.warmup} s warm-up), mix {args.mix} wrong/correct/shared\n")
@@ -269,8 +309,7 @@ def print_load(args, results) -> None:
           "5xx) | 429 % | answers | new Submission rows | cores used | load avg |")
     print("|---" * 12 + "|")
     for s in results:
-        errors = sum(v for k, v in s["errors"].items() if k != "status")
-        errors += sum(v for k, v in s["results"].items() if k.startswith("http_5"))
+        errors = failures(s)
         limited = 100 * s["results"].get("rate_limited", 0) / max(s["requests"], 1)
         ms = [f"{s[k] / 1000:.1f}" for k in ("p50", "p90", "p99", "max")]
         print(f"| {s['config']} | {s['rps']:.1f} | {' | '.join(ms)} | {errors} "
@@ -278,8 +317,62 @@ def print_load(args, results) -> None:
               f"| {s['load']} |", flush=True)
 
 
+def print_compare(args, pairs) -> None:
+    print(f"\n## Side by side: {args.compare} (old) against {REPO} (new), "
+          f"mix {args.mix}, {args.principals} principals, c{args.connections}\n")
+    print("| gunicorn | old req/s | new req/s | new/old | old p50 / p99 ms | "
+          "new p50 / p99 ms | old CPU ms/req | new CPU ms/req | old errors | "
+          "new errors |")
+    print("|---" * 10 + "|")
+    for config, old, new in pairs:
+        def cpu(s):  # every core the run used (server, database, Redis)
+            cores = sum(v for k, v in s["cpu"].items() if k != "other")
+            return 1000 * cores / max(s["rps"], 1e-9)
+
+        def lat(s):
+            return f"{s['p50'] / 1000:.1f} / {s['p99'] / 1000:.1f}"
+        print(f"| {config} | {old['rps']:.0f} | {new['rps']:.0f} | "
+              f"{new['rps'] / max(old['rps'], 1e-9):.2f} | {lat(old)} | {lat(new)} | "
+              f"{cpu(old):.2f} | {cpu(new):.2f} | {failures(old)} | {failures(new)} |")
+
+
+def compare(args) -> None:
+    """Parent of --compare: one child per (configuration, code), alternating."""
+    pairs = []
+    for config in args.configs:
+        runs = {}
+        for label, root in (("old", args.compare), ("new", str(REPO))):
+            with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                argv = [a for a in sys.argv[1:]]
+                i = argv.index("--compare")
+                del argv[i:i + 2]
+                if "-c" in argv or "--configs" in argv:
+                    flag = "-c" if "-c" in argv else "--configs"
+                    j = argv.index(flag) + 1
+                    while j < len(argv) and not argv[j].startswith("-"):
+                        del argv[j]
+                    argv.insert(j, config)
+                else:
+                    argv += ["-c", config]
+                env = dict(os.environ, BENCH_APP_ROOT=root)
+                print(f"\n# {label} code ({root}), {config}", flush=True)
+                subprocess.run([sys.executable, str(SCRIPT), *argv, "--profile", "0",
+                                "--pg-db", f"{args.pg_db}_{label}",
+                                "--json-out", out.name], env=env, check=True)
+                runs[label] = json.loads(Path(out.name).read_text())[0]
+        pairs.append((config, runs["old"], runs["new"]))
+    print_compare(args, pairs)
+    print(f"\nCPU canary (1e6-iteration loop) after the runs: {canary():.0f} ms")
+    if any(failures(new) for _, _, new in pairs):
+        sys.exit("FAILED: the new code answered a 5xx or dropped a connection")
+
+
 def main() -> None:
     args = parse_args()
+    print(f"CPU canary (1e6-iteration loop): {canary():.0f} ms; "
+          f"load {os.getloadavg()[0]:.2f}", flush=True)
+    if args.compare:
+        return compare(args)
     mix = [int(x) for x in args.mix.split(",")]
     rng = random.Random(args.seed)
     with throwaway_database(args.pg_db) as label, \
@@ -292,9 +385,11 @@ def main() -> None:
         print("| request -> answer | SQL queries | Redis round trips |\n|---|---|---|")
         for case, q, r, _ in rows:
             print(f"| {case} | {q} | {r} |")
-        print("\nSQL of a steady-state wrong submission:")
-        for i, sql in enumerate(rows[1][3], 1):
-            print(f"  {i:2d}. {sql}")
+        for title, n in (("a steady-state wrong submission", 1),
+                         ("a correct submission (dynamic)", 4)):
+            print(f"\nSQL of {title}:")
+            for i, sql in enumerate(rows[n][3], 1):
+                print(f"  {i:2d}. {sql}")
         print("\nSerial, in process (median ms):", {k: round(v, 1)
                                                     for k, v in serial.items()})
         from challenges.models import Competition
@@ -307,15 +402,19 @@ def main() -> None:
             results.append(load_run(args, world, rng, mix, config, Path(tmp)))
             print(json.dumps(results[-1]), flush=True)
         print_load(args, results)
-        if not args.profile or not (VENV / "py-spy").exists():
-            return
-        best = max(results, key=lambda s: s["rps"])["config"]
-        s = load_run(args, world, rng, mix, best, Path(tmp), args.profile)
-        print(f"\n## py-spy record --idle, {best}, {args.profile} s under load "
-              f"({s['rps']:.1f} req/s, p99 {s['p99'] / 1000:.1f} ms)\n")
-        print("| function (file) | inclusive % | self % |\n|---|---|---|")
-        for f, inc, own in spy_report(Path(tmp) / "spy", ROOT):
-            print(f"| `{f}` | {inc:.1f} | {own:.1f} |")
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(results))
+        if args.profile and (VENV / "py-spy").exists():
+            best = max(results, key=lambda s: s["rps"])["config"]
+            s = load_run(args, world, rng, mix, best, Path(tmp), args.profile)
+            print(f"\n## py-spy record --idle, {best}, {args.profile} s under load "
+                  f"({s['rps']:.1f} req/s, p99 {s['p99'] / 1000:.1f} ms)\n")
+            print("| function (file) | inclusive % | self % |\n|---|---|---|")
+            for f, inc, own in spy_report(Path(tmp) / "spy", ROOT, REPO):
+                print(f"| `{f}` | {inc:.1f} | {own:.1f} |")
+    print(f"\nCPU canary (1e6-iteration loop) after the runs: {canary():.0f} ms")
+    if any(failures(s) for s in results):
+        sys.exit("FAILED: a 5xx answer or a socket error (see the errors column)")
 
 
 if __name__ == "__main__":

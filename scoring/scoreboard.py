@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, DateTimeField, F, Max, Sum, Value
 from django.utils import timezone
 
+from challenges.models import PlayMode
 from scoring.ledger import drifts
 from scoring.models import (
     FrozenStanding,
@@ -178,9 +179,16 @@ def _ranked(rows) -> list[Row]:
 
 
 def _public(competition, kind: str | None):
+    """Principals on the board: not hidden or banned, and no solo principal of a
+    player now in a team (their solves were folded into it) unless the event is
+    solo-only."""
     principals = Principal.objects.filter(
         competition=competition, is_hidden=False, is_banned=False
     )
+    if competition.play_mode != PlayMode.SOLO:
+        principals = principals.exclude(
+            kind=PrincipalKind.SOLO, user__team__isnull=False
+        )
     return principals.filter(kind=kind) if kind else principals
 
 

@@ -6,6 +6,7 @@ import contextlib
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Sum
+from django.utils import timezone
 
 from audit.models import EventType
 from audit.services import record
@@ -31,6 +32,7 @@ from scoring.scoreboard import standings_changed
 from scoring.tallies import (
     principal_lock,
     principal_questions,
+    question_value,
     tallies_lock,
     tallies_recount,
 )
@@ -338,6 +340,82 @@ def question_solves_remove(*, question) -> int:
             details={"question": question.pk, "solves": len(solves)},
         )
     return len(solves)
+
+
+def solo_solves_fold(*, user) -> int:
+    """Move `user`'s solo solves into the team they just entered, in every
+    competition where they now play as it: one person never ranks twice.
+
+    Each solve the team lacks becomes the team's, worth the question's value
+    now (from this time, no first-blood rank), with its first-blood bonus; one
+    the team has goes. The solo principal keeps its hints, adjustments and
+    submissions and leaves the board while its player is in a team. Returns
+    how many solves moved.
+    """
+    moved = 0
+    for solo in Principal.objects.filter(user=user, kind=PrincipalKind.SOLO):
+        competition = solo.competition
+        if competition.plays_as(user) != "team" or not solo.solves.exists():
+            continue
+        team = principal_resolve(user=user, competition=competition)
+        moved += _fold(solo, team)
+    return moved
+
+
+def _fold(solo: Principal, team: Principal) -> int:
+    for pk in sorted([solo.pk, team.pk]):  # the lock order, see scoring.tallies
+        principal_lock(pk)
+    solves = list(solo.solves.select_related("principal", "question__challenge"))
+    questions = [s.question for s in solves]
+    competition_id = solo.competition_id
+    tallies_lock(competition_id=competition_id, questions=questions)
+    held = set(team.solves.values_list("question_id", flat=True))
+    bonuses = dict(
+        solo.score_events.filter(reason=ScoreReason.FIRST_BLOOD)
+        .values("question")
+        .annotate(total=Sum("delta"))
+        .values_list("question", "total")
+    )
+    note = f"solo solves of {solo} folded into {team}"[:200]
+    for solve in solves:
+        _solve_reverse(solve, note=note)
+        solve.delete()
+    now = timezone.now()
+    moving = [s for s in solves if s.question_id not in held]
+    moved = {
+        s.question_id: Solve.objects.create(
+            principal=team, question=s.question, user=s.user, created_at=now
+        )
+        for s in moving
+    }
+    # Counted once with the moves in: values change only for what was dropped.
+    tallies_recount(competition_id=competition_id, questions=questions)
+    for solve in moving:
+        value = question_value(solve.question, solo.competition)
+        Solve.objects.filter(pk=moved[solve.question_id].pk).update(points=value)
+        ledger_write(
+            principal_id=team.pk,
+            delta=value,
+            reason=ScoreReason.SOLVE,
+            question=solve.question,
+            note=note,
+            solved_at=now,
+            bonus=bonuses.get(solve.question_id, 0),
+        )
+    for principal in (solo, team):
+        standings_changed(principal.competition_id)
+        principal_copies_changed(principal.pk)
+    record(
+        EventType.SCORE_ADJUSTED,
+        principal=team,
+        team=team.team_id,
+        user=solo.user_id,
+        subject=str(team),
+        message=f"{note}: {len(moving)} moved, {len(solves) - len(moving)} "
+        "already solved by the team"[:500],
+        details={"solo": solo.pk, "moved": len(moving), "dropped": len(solves)},
+    )
+    return len(moving)
 
 
 def principal_leave_board(*, principal: Principal) -> None:

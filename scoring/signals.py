@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
-from accounts.services import user_renamed
+from accounts.services import team_changed, user_renamed
 from challenges.access import catalog_changed
 from challenges.models import Challenge, Competition, Question
 from challenges.signals import challenges_published
@@ -12,7 +12,11 @@ from scoring.flags import flags_prederive
 from scoring.hot import principal_forget
 from scoring.models import Principal, QuestionTally
 from scoring.scoreboard import standings_changed
-from scoring.services import principal_leave_board, question_solves_remove
+from scoring.services import (
+    principal_leave_board,
+    question_solves_remove,
+    solo_solves_fold,
+)
 from scoring.tallies import tallies_recount
 
 
@@ -76,4 +80,14 @@ def user_renamed_on_boards(sender, user_id: int, **kwargs) -> None:
     """A solo player's new name shows on the scoreboards (and in the audit) at once."""
     for principal in Principal.objects.filter(user_id=user_id):
         principal_forget(principal)
+        standings_changed(principal.competition_id)
+
+
+@receiver(team_changed, dispatch_uid="scoring_team_changed")
+def team_changed_on_boards(sender, user, team, **kwargs) -> None:
+    """A player who enters a team brings their solo solves along; their solo
+    row leaves the boards (or comes back when they leave)."""
+    if team is not None:
+        solo_solves_fold(user=user)
+    for principal in Principal.objects.filter(user=user):
         standings_changed(principal.competition_id)

@@ -32,12 +32,16 @@ def in_process(world, pick) -> tuple[list, dict]:
 
     p1, p2, p3, p4 = world["reserved"][:4]
     s1, d2, d3 = (next(q for q, v in world["questions"].items()
-                       if v[1] == kind and (p, q) not in world["used"])
+                       if v[1] == kind and (p, q) not in world["used"]
+                       and q not in world["dynamic"])
                   for p, kind in ((p1, "static"), (p2, "derived"), (p3, "derived")))
+    y1 = next(q for q in world["dynamic"] if (p1, q) not in world["used"])
     cases = [("wrong, 1st after start (index rebuild)", p1, s1, "CTF{x}"),
              ("wrong, warm (the same principal again)", p1, s1, "CTF{x2}"),
              ("wrong, first of a principal (token, copies loaded)", p4, s1, "CTF{x3}"),
              ("correct (static flag)", p1, s1, world["questions"][s1][2]),
+             ("correct (dynamic challenge, static flag)", p1, y1,
+              world["questions"][y1][2]),
              ("already_solved", p1, s1, "CTF{x4}"),
              ("shared (another's derived flag)", p2, d2, world["own"][d2][p1]),
              ("wrong, 3rd in 30 s: locks", p2, d2, "CTF{x5}"),
@@ -70,14 +74,29 @@ def in_process(world, pick) -> tuple[list, dict]:
             post(p, q, flag)
             times.append((time.perf_counter() - t0) * 1000)
         serial[f"wrong submission, {label}"] = statistics.median(times)
+    # Correct flags of warm principals, static and dynamic challenges apart.
+    for label, wanted in (("static", False), ("dynamic", True)):
+        times = []
+        for p in players:
+            q = next((q for q, v in world["questions"].items()
+                      if (q in world["dynamic"]) == wanted and v[1] == "static"
+                      and (p, q) not in world["used"]), None)
+            if q is None:
+                continue
+            world["used"].add((p, q))
+            t0 = time.perf_counter()
+            assert post(p, q, world["questions"][q][2]).json()["result"] == "correct"
+            times.append((time.perf_counter() - t0) * 1000)
+        serial[f"correct submission, {label} challenge"] = statistics.median(times)
     return rows, serial
 
 
-def spy_report(raw: Path, root: Path, top: int = 30) -> list[tuple[str, float, float]]:
+def spy_report(raw: Path, root: Path, repo: Path,
+               top: int = 30) -> list[tuple[str, float, float]]:
     """(function, inclusive %, self %) of the samples taken inside a request,
     leaving out frames in more than 90% of them (gunicorn, middleware, DRF)."""
     incl, own, total = collections.Counter(), collections.Counter(), 0
-    site = str(root / ".venv" / "lib" / "python3.11" / "site-packages") + "/"
+    site = str(repo / ".venv" / "lib" / "python3.11" / "site-packages") + "/"
     for line in raw.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         frames = stack.replace(site, "").replace(str(root) + "/", "").split(";")
