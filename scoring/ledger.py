@@ -3,11 +3,12 @@ and the scores they add up to with dynamic values (`scoring.tallies`)."""
 
 import math
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Count, F, IntegerField, Max, Sum, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from scoring.models import Principal, QuestionTally, ScoreEvent, ScoreReason, Solve
+from scoring.rows import insert_many
 from scoring.tallies import tallies_recount, value_of
 
 
@@ -23,43 +24,47 @@ def ledger_write(
     bonus: int = 0,
 ) -> None:
     """Append the event (and a first-blood `bonus` event beside it) and move the
-    principal's ledger total by the same amount, in one INSERT and one UPDATE.
+    principal's ledger total by the same amount (SQL built once: `scoring.rows`).
 
     An event with `solved_at` records a solve: it also counts the solve and moves
     the last solve time, in the same UPDATE.
     """
     if delta == 0 and reason != ScoreReason.SOLVE:
         return
-    events = [
-        ScoreEvent(
-            principal_id=principal_id,
-            delta=delta,
-            reason=reason,
-            question=question,
-            note=note,
-            actor=actor,
-            **({"created_at": solved_at} if solved_at else {}),
-        )
-    ]
-    if bonus:
-        events.append(
-            ScoreEvent(
-                principal_id=principal_id,
-                delta=bonus,
-                reason=ScoreReason.FIRST_BLOOD,
-                question=question,
-                created_at=events[0].created_at,
-            )
-        )
-    ScoreEvent.objects.bulk_create(events)
-    updates = {"ledger_total": F("ledger_total") + delta + bonus}
-    if solved_at is not None:
-        # Greatest keeps the latest solve even if commits land out of order.
-        updates["last_solve_at"] = Greatest(
-            Coalesce("last_solve_at", solved_at), solved_at
-        )
-        updates["solve_count"] = F("solve_count") + 1
-    Principal.objects.filter(pk=principal_id).update(**updates)
+    at = solved_at or timezone.now()
+    event = {
+        "principal_id": principal_id,
+        "question_id": getattr(question, "pk", question),
+        "note": note,
+        "actor_id": getattr(actor, "pk", actor),
+        "created_at": at,
+    }
+    insert_many(
+        ScoreEvent,
+        [{**event, "delta": delta, "reason": reason}]
+        + (
+            [{**event, "delta": bonus, "reason": ScoreReason.FIRST_BLOOD, "note": ""}]
+            if bonus
+            else []
+        ),
+    )
+    with connection.cursor() as cursor:
+        if solved_at is None:
+            cursor.execute(_MOVE, [delta + bonus, principal_id])
+        else:
+            at = connection.ops.adapt_datetimefield_value(solved_at)
+            cursor.execute(_SOLVED, [delta + bonus, at, at, principal_id])
+
+
+# The ledger total moves by the events' sum; a solve also counts and, unless a
+# later one committed first, becomes the last solve.
+_MOVE = "UPDATE scoring_principal SET ledger_total = ledger_total + %s WHERE id = %s"
+_SOLVED = (
+    "UPDATE scoring_principal SET ledger_total = ledger_total + %s,"
+    " solve_count = solve_count + 1,"
+    " last_solve_at = CASE WHEN last_solve_at IS NULL OR last_solve_at < %s"
+    " THEN %s ELSE last_solve_at END WHERE id = %s"
+)
 
 
 def first_blood_bonus(*, competition, rank: int, value: int) -> int:

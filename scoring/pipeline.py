@@ -44,6 +44,7 @@ from scoring.models import (
     Solve,
     Submission,
 )
+from scoring.rows import insert
 from scoring.scoreboard import standings_changed
 from scoring.selectors import solved_question_ids
 from scoring.services import principal_resolve
@@ -204,8 +205,23 @@ BANNED = "Your team is banned from this competition."
 ALREADY_SOLVED = "You already solved this."
 
 
+def _submit(meta: dict, **result) -> Submission:
+    """Record the attempt: one INSERT (`scoring.rows`); the row, for the record."""
+    submission = Submission(**meta, **result)
+    submission.pk = insert(
+        Submission,
+        returning=True,
+        **{
+            f.attname: getattr(submission, f.attname)
+            for f in Submission._meta.concrete_fields
+            if not f.primary_key
+        },
+    )
+    return submission
+
+
 def _refuse(meta: dict, message: str) -> Attempt:
-    Submission.objects.create(result=Result.REFUSED, reason=message[:200], **meta)
+    _submit(meta, result=Result.REFUSED, reason=message[:200])
     return Attempt(Result.REFUSED, message)
 
 
@@ -266,7 +282,7 @@ def _lockout(meta: dict, competition, left: int) -> str:
 
 
 def _rate_limited(meta: dict, competition, left: int) -> Attempt:
-    Submission.objects.create(result=Result.RATE_LIMITED, **meta)
+    _submit(meta, result=Result.RATE_LIMITED)
     return Attempt(
         Result.RATE_LIMITED, _lockout(meta, competition, left), retry_after=left
     )
@@ -288,7 +304,7 @@ def _check(
     if question.attempts and (
         _wrong_since_reset(principal, question) >= question.attempts
     ):
-        Submission.objects.create(result=Result.REFUSED, reason="attempt cap", **meta)
+        _submit(meta, result=Result.REFUSED, reason="attempt cap")
         if begin:
             with contextlib.suppress(store.StoreDown):
                 store.attempt_release(principal.pk, begin.token)
@@ -344,16 +360,16 @@ def _score_once(principal: Principal, question: Question, competition, meta) -> 
         competition_id=competition.pk, question=question, public=not hidden
     )
     value = taken.value
-    solve = Solve.objects.create(
-        principal=principal,
-        question=question,
-        user=meta["user"],
+    solve_id = insert(
+        Solve,
+        returning=True,
+        principal_id=principal.pk,
+        question_id=question.pk,
+        user_id=meta["user"].pk,
         points=value,
         created_at=taken.at,
     )
-    Submission.objects.create(
-        result=Result.CORRECT, points=value, created_at=taken.at, **meta
-    )
+    _submit(meta, result=Result.CORRECT, points=value, created_at=taken.at)
     bonus = first_blood_bonus(competition=competition, rank=taken.rank, value=value)
     ledger_write(
         principal_id=principal.pk,
@@ -376,7 +392,7 @@ def _score_once(principal: Principal, question: Question, competition, meta) -> 
             "question": question.pk,
             "points": value,
             "first_blood_bonus": bonus,
-            "solve": solve.pk,
+            "solve": solve_id,
         },
     )
     message = (
@@ -396,7 +412,7 @@ def _wrong(
     begin: store.Begin | None,
 ) -> Attempt:
     """7. Wrong: record, count toward the lockout, then look for cheating."""
-    submission = Submission.objects.create(result=Result.WRONG, **meta)
+    submission = _submit(meta, result=Result.WRONG)
     if begin:
         lockout = begin.lockout  # Redis counted it as wrong when it was reserved
     else:

@@ -325,7 +325,7 @@ CORRECT_DYNAMIC_STATEMENTS = [
     'INSERT INTO "scoring_solve"',
     'INSERT INTO "scoring_submission"',
     'INSERT INTO "scoring_scoreevent"',
-    'UPDATE "scoring_principal" SET',
+    "UPDATE scoring_principal SET",
     'INSERT INTO "audit_eventlog"',
     "RELEASE SAVEPOINT <savepoint>",
 ]
