@@ -16,6 +16,8 @@ class EventType(models.TextChoices):
     SCOREBOARD_FROZEN = "SCOREBOARD_FROZEN", "Scoreboard frozen or unfrozen"
     REQUIREMENT_ERROR = "REQUIREMENT_ERROR", "Requirement error"
     CATALOG_RESCANNED = "CATALOG_RESCANNED", "Catalog rescanned"
+    CHALLENGE_TRUST_CHANGED = "CHALLENGE_TRUST_CHANGED", "Challenge trust changed"
+    NODE_CHANGED = "NODE_CHANGED", "Node added, enabled or disabled"
     TEAM_CREATED = "TEAM_CREATED", "Team created"
     TEAM_JOINED = "TEAM_JOINED", "Team joined"
     TEAM_LEFT = "TEAM_LEFT", "Team left"

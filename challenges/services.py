@@ -17,6 +17,7 @@ from audit.models import EventType
 from audit.services import record
 from challenges.access import catalog_changed
 from challenges.catalog import ChallengeSpec, SpecProblem, scan_catalog
+from challenges.catalog.compose import elevated_settings
 from challenges.models import (
     Challenge,
     ChallengeFile,
@@ -26,7 +27,7 @@ from challenges.models import (
     Hint,
     Question,
 )
-from challenges.signals import challenges_published
+from challenges.signals import catalog_rescanned, challenges_published
 from requirements.compiled import requirement_from_spec
 from requirements.lispish import LispIshError
 
@@ -276,6 +277,12 @@ def catalog_rescan(
                 message=report.summary(),
                 details=report.to_dict(),
             )
+        if not dry_run:
+            transaction.on_commit(
+                lambda: catalog_rescanned.send(
+                    sender=Challenge, report=report, actor=actor
+                )
+            )
     return report
 
 
@@ -291,6 +298,33 @@ def challenge_set_state(*, challenges: QuerySet, state: str) -> int:
     if state == ChallengeState.VISIBLE:
         _published(changing)
     return len(changing)
+
+
+@transaction.atomic
+def challenge_trust(*, challenge: Challenge, actor, trusted: bool) -> Challenge:
+    """Allow (or withdraw) the elevated settings its services ask for, audited.
+
+    Trust covers the settings asked for now: a spec that later asks for more
+    needs trusting again.
+    """
+    settings_ = elevated_settings(challenge.services.get("services") or ())
+    challenge.trusted_settings = settings_ if trusted else []
+    Challenge.objects.filter(pk=challenge.pk).update(
+        trusted_settings=challenge.trusted_settings, updated_at=timezone.now()
+    )
+    catalog_changed()
+    record(
+        EventType.CHALLENGE_TRUST_CHANGED,
+        actor=actor,
+        subject=challenge.name,
+        message=(
+            f"trusted: {', '.join(settings_) or 'nothing elevated'}"
+            if trusted
+            else "trust withdrawn"
+        ),
+        details={"challenge": challenge.pk, "trusted": challenge.trusted_settings},
+    )
+    return challenge
 
 
 def _published(challenge_ids: list[int]) -> None:

@@ -127,17 +127,40 @@ else:
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # Celery: a real broker when CELERY_BROKER_URL is set, tasks in-process otherwise.
-CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"redis", "rediss", "amqp", "memory"})
+# `filesystem://` (what `make run` uses) needs no server: messages are files
+# under VAR_DIR/celery, shared by the dev server and the worker beside it.
+CELERY_BROKER_URL = env_url(
+    "CELERY_BROKER_URL", {"redis", "rediss", "amqp", "memory", "filesystem"}
+)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    _QUEUE = VAR_DIR / "celery" / "queue"
+    _QUEUE.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_QUEUE),
+        "data_folder_out": str(_QUEUE),
+    }
 CELERY_RESULT_BACKEND = env_url("CELERY_RESULT_BACKEND", {"redis", "rediss"}) or None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# Nodes: the health check's period, and how long a task may show no sign of
+# life before the sweep re-queues (then fails) it; also a build lock's lease.
+NODES_CHECK_INTERVAL = env_int("NODES_CHECK_INTERVAL", 60, minimum=5)
+NODES_STALE_AFTER = env_int("NODES_STALE_AFTER", 120, minimum=10)
+CELERY_BEAT_SCHEDULE = {
+    "nodes-health": {
+        "task": "nodes.tasks.check_nodes",
+        "schedule": NODES_CHECK_INTERVAL,
+    },
+    "nodes-sweep-stale-tasks": {"task": "nodes.tasks.sweep_tasks", "schedule": 60.0},
+}
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"

@@ -447,7 +447,7 @@ def test_the_command_prints_json_with_paths_relative_to_the_catalog(root, db):
             "error": "no flag: every question needs at least one",
         }
     ]
-    assert [set(w) for w in data["warnings"]] == [{"path", "message"}]
+    assert [set(w) for w in data["warnings"]] == [{"path", "line", "message"}]
     assert data["warnings"][0]["path"] == "misc/odd/challenge.yml"
     assert "colour" in data["warnings"][0]["message"]
 

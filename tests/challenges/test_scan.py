@@ -97,7 +97,11 @@ def test_it_collects_warnings_with_catalog_relative_paths(catalog):
     result = scan_catalog(catalog.root)
 
     assert [w.to_dict() for w in result.warnings] == [
-        {"path": "misc/w/challenge.yml", "message": "value is missing; read as 0"}
+        {
+            "path": "misc/w/challenge.yml",
+            "line": 1,
+            "message": "value is missing; read as 0",
+        }
     ]
 
 
