@@ -137,11 +137,12 @@ CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 if CELERY_BROKER_URL.startswith("filesystem:"):
-    _QUEUE = VAR_DIR / "celery" / "queue"
-    _QUEUE.mkdir(parents=True, exist_ok=True)
+    for _folder in ("queue", "control"):
+        (VAR_DIR / "celery" / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_QUEUE),
-        "data_folder_out": str(_QUEUE),
+        "data_folder_in": str(VAR_DIR / "celery" / "queue"),
+        "data_folder_out": str(VAR_DIR / "celery" / "queue"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
     }
 CELERY_RESULT_BACKEND = env_url("CELERY_RESULT_BACKEND", {"redis", "rediss"}) or None
 CELERY_TASK_SERIALIZER = "json"
