@@ -1,9 +1,10 @@
 """The one settings module: everything comes from the environment.
 
 With no environment at all the embedded defaults apply (SQLite under `var/`,
-a local-memory cache, Celery tasks run in-process), which is what `make run`
-uses. Production sets DATABASE_URL, REDIS_URL, CELERY_BROKER_URL, SECRET_KEY
-and FLAG_SECRET; `ctfplatform/checks.py` refuses default secrets outside debug.
+a local-memory cache, Celery tasks run in-process); `make run` uses them, with
+a Celery worker beside the dev server on the filesystem broker. Production sets
+DATABASE_URL, REDIS_URL, CELERY_BROKER_URL, SECRET_KEY and FLAG_SECRET;
+`ctfplatform/checks.py` refuses default secrets outside debug.
 """
 
 import contextlib

@@ -274,6 +274,15 @@ class BackgroundTaskAdmin(ReadOnlyAdmin):
             )
         return redirect("admin:nodes_backgroundtask_changelist")
 
+    def changelist_view(self, request, extra_context=None):
+        buttons = [
+            (TaskKind.RESCAN, "Rescan catalog and nodes"),
+            (TaskKind.BUILD_ALL, "Build all"),
+            (TaskKind.PULL_ALL, "Pull all"),
+        ]
+        extra = {**(extra_context or {}), "task_buttons": buttons}
+        return super().changelist_view(request, extra)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         task = get_object_or_404(BackgroundTask, pk=object_id)
         extra = {**(extra_context or {}), **_drill_down(task)}

@@ -60,12 +60,18 @@ class ChallengePlan:
     identity: str
     content_hash: str
     builds: tuple[BuildStep, ...]
-    # Registry references to pull (service images and bases of thin layers).
-    pulls: tuple[str, ...]
+    # The registry reference each pulling service pulls (its image, or the base
+    # of its thin layer), by service name.
+    pulled: dict[str, str]
     # The image each service runs, by service name.
     run_images: dict[str, str]
     # What is missing on disk; a build fails with these, the hash still holds.
     problems: tuple[str, ...] = ()
+
+    @property
+    def pulls(self) -> tuple[str, ...]:
+        """Registry references to pull, each once."""
+        return tuple(dict.fromkeys(self.pulled.values()))
 
     @property
     def labels(self) -> dict[str, str]:
@@ -98,7 +104,7 @@ def challenge_plan(challenge, catalog_root: Path | str) -> ChallengePlan:
     content_hash = digest.hexdigest()
 
     builds: list[BuildStep] = []
-    pulls: list[str] = []
+    pulled: dict[str, str] = {}
     run_images: dict[str, str] = {}
     for service in services:
         name = service["name"]
@@ -115,9 +121,7 @@ def challenge_plan(challenge, catalog_root: Path | str) -> ChallengePlan:
                 )
             )
         else:
-            own = service["image"]
-            if own not in pulls:
-                pulls.append(own)
+            own = pulled[name] = service["image"]
         if binds:
             builds.append(
                 BuildStep(
@@ -134,7 +138,7 @@ def challenge_plan(challenge, catalog_root: Path | str) -> ChallengePlan:
         identity=challenge.identity,
         content_hash=content_hash,
         builds=tuple(builds),
-        pulls=tuple(pulls),
+        pulled=pulled,
         run_images=run_images,
         problems=tuple(problems),
     )

@@ -59,12 +59,12 @@ def challenge_build(
                 step.tag: docker_client.image_id(ep, step.tag) for step in plan.builds
             }
             if all(present.values()):
-                images = _built_images(plan, present)
-                _save(state, ImageStatus.BUILT, plan, images, "up to date", "")
+                images = _images(plan.run_images, present)
+                _save(state, ImageStatus.BUILT, plan.content_hash, images, "up to date")
                 return ImageOutcome(True, "up to date: nothing rebuilt")
             if plan.problems:
                 raise PlanError("; ".join(plan.problems))
-            _save(state, ImageStatus.BUILDING, plan, state.images, "", "")
+            _save(state, ImageStatus.BUILDING, plan.content_hash, state.images)
             built = 0
             for step in plan.builds:
                 if present[step.tag]:
@@ -83,18 +83,10 @@ def challenge_build(
                         on_log=tail.add,
                     )
         except (docker_client.NodeError, PlanError, OSError) as error:
-            tail.add(f"ERROR: {error}\n")
-            _save(state, ImageStatus.FAILED, plan, {}, str(error), tail.text())
-            return ImageOutcome(False, str(error), tail.text(), _unreachable(error))
+            return _failed(state, plan.content_hash, tail, error)
         message = f"built {built} image(s)"
-        _save(
-            state,
-            ImageStatus.BUILT,
-            plan,
-            _built_images(plan, present),
-            message,
-            tail.text(),
-        )
+        images = _images(plan.run_images, present)
+        _save(state, ImageStatus.BUILT, plan.content_hash, images, message, tail)
         return ImageOutcome(True, message, tail.text())
 
 
@@ -107,29 +99,17 @@ def challenge_pull(
     with _lease(node, challenge, ImageKind.PULL, task) as state:
         ep = node.endpoint()
         tail = _LogTail(state)
-        _save(state, ImageStatus.PULLING, plan, state.images, "", "", hashed=False)
+        _save(state, ImageStatus.PULLING, "", state.images)
         ids: dict[str, str] = {}
         try:
             for ref in plan.pulls:
                 tail.add(f"== pulling {ref}\n")
                 ids[ref] = docker_client.pull_image(ep, ref, on_log=tail.add)
         except docker_client.NodeError as error:
-            tail.add(f"ERROR: {error}\n")
-            _save(
-                state,
-                ImageStatus.FAILED,
-                plan,
-                {},
-                str(error),
-                tail.text(),
-                hashed=False,
-            )
-            return ImageOutcome(False, str(error), tail.text(), _unreachable(error))
+            return _failed(state, "", tail, error)
         message = f"pulled {len(ids)} image(s)"
-        images = _pulled_images(plan, ids)
-        _save(
-            state, ImageStatus.PULLED, plan, images, message, tail.text(), hashed=False
-        )
+        images = _images(plan.pulled, ids)
+        _save(state, ImageStatus.PULLED, "", images, message, tail)
         return ImageOutcome(True, message, tail.text())
 
 
@@ -146,6 +126,11 @@ def node_inventory(*, node: Node, plans: list[ChallengePlan]) -> ImageOutcome:
     for image in images:
         for ref in (*image.tags, *image.digests):
             by_ref[_normal(ref)] = image.id
+    now = timezone.now()
+    # A lease past its time was left by a worker that died: free the row.
+    NodeChallengeState.objects.filter(node=node, lease_until__lt=now).exclude(
+        lease=""
+    ).update(lease="", lease_until=None)
     existing = {
         (s.challenge_id, s.kind): s
         for s in NodeChallengeState.objects.filter(node=node, lease="")
@@ -155,7 +140,6 @@ def node_inventory(*, node: Node, plans: list[ChallengePlan]) -> ImageOutcome:
         .exclude(lease="")
         .values_list("challenge_id", "kind")
     )
-    now = timezone.now()
     create, update = [], []
     counts = {"built": 0, "builds": 0, "pulled": 0, "pulls": 0}
     for plan in plans:
@@ -205,10 +189,10 @@ def _inventory_state(kind, plan, found, state) -> dict:
     """Return the state fields the images found on the node call for."""
     if kind == ImageKind.BUILD:
         done, content_hash = ImageStatus.BUILT, plan.content_hash
-        images = _built_images(plan, found) if all(found.values()) else {}
+        images = _images(plan.run_images, found) if all(found.values()) else {}
     else:
         done, content_hash = ImageStatus.PULLED, ""
-        images = _pulled_images(plan, found) if all(found.values()) else {}
+        images = _images(plan.pulled, found) if all(found.values()) else {}
     if all(found.values()):
         return {
             "status": done,
@@ -238,18 +222,11 @@ def _inventory_state(kind, plan, found, state) -> dict:
     }
 
 
-def _built_images(plan: ChallengePlan, ids: dict[str, str | None]) -> dict:
-    return {
-        service: {"ref": tag, "id": ids[tag]}
-        for service, tag in plan.run_images.items()
-        if tag in ids
-    }
-
-
-def _pulled_images(plan: ChallengePlan, ids: dict[str, str | None]) -> dict:
+def _images(by_service: dict[str, str], ids: dict[str, str | None]) -> dict:
+    """{service: {"ref", "id"}} for the services whose reference is in `ids`."""
     return {
         service: {"ref": ref, "id": ids[ref]}
-        for service, ref in plan.run_images.items()
+        for service, ref in by_service.items()
         if ref in ids
     }
 
@@ -269,19 +246,24 @@ def _unreachable(error: Exception) -> bool:
     return isinstance(error, docker_client.NodeUnreachable)
 
 
-def _save(state, status, plan, images, message, log_tail, *, hashed=True) -> None:
+def _save(state, status, content_hash, images, message="", tail=None) -> None:
     fields = {
         "status": status,
+        "content_hash": content_hash,
         "images": images,
         "message": message[:500],
-        "log_tail": log_tail,
+        "log_tail": tail.text() if tail else "",
         "updated_at": timezone.now(),
     }
-    if hashed:
-        fields["content_hash"] = plan.content_hash
     NodeChallengeState.objects.filter(pk=state.pk).update(**fields)
     for key, value in fields.items():
         setattr(state, key, value)
+
+
+def _failed(state, content_hash, tail, error: Exception) -> ImageOutcome:
+    tail.add(f"ERROR: {error}\n")
+    _save(state, ImageStatus.FAILED, content_hash, {}, str(error), tail)
+    return ImageOutcome(False, str(error), tail.text(), _unreachable(error))
 
 
 # Leases: the per-node, per-challenge lock.

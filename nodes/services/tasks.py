@@ -27,7 +27,9 @@ from nodes import docker_client
 from nodes.models import (
     BackgroundTask,
     ImageKind,
+    ImageStatus,
     Node,
+    NodeChallengeState,
     OutcomeStatus,
     TaskKind,
     TaskOutcome,
@@ -196,11 +198,13 @@ def task_sweep_stale(*, now=None) -> list[BackgroundTask]:
         status=TaskStatus.RUNNING, heartbeat_at__lt=stale
     ):
         if task.attempts >= MAX_ATTEMPTS:
+            interrupted = "interrupted: the worker running it stopped"
             TaskOutcome.objects.filter(task=task, status__in=_UNFINISHED).update(
-                status=OutcomeStatus.FAILED,
-                message="interrupted: the worker running it stopped",
-                finished_at=now,
+                status=OutcomeStatus.FAILED, message=interrupted, finished_at=now
             )
+            NodeChallengeState.objects.filter(
+                task=task, status__in=(ImageStatus.BUILDING, ImageStatus.PULLING)
+            ).update(status=ImageStatus.FAILED, message=interrupted)
             last = timezone.localtime(task.heartbeat_at).strftime("%H:%M:%S")
             _settle(
                 task,

@@ -263,11 +263,13 @@ def registry_image(daemons, registry, tmp_path_factory) -> str:
     return reference
 
 
-def wait_until(predicate, timeout: float = 30, message: str = "condition") -> None:
+def wait_until(predicate, timeout: float = 30, message="condition") -> None:
+    """Poll `predicate`; `message` (text, or a function giving it) says what for."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
+            what = message() if callable(message) else message
+            raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
 
 
@@ -287,6 +289,7 @@ def _database_url() -> str:
 @pytest.fixture
 def broker_url(settings, transactional_db) -> str:
     """Send this test's tasks to Redis (database 1) instead of running them inline."""
+    import kombu.pools
     import redis
     from django.db import connection
 
@@ -294,17 +297,22 @@ def broker_url(settings, transactional_db) -> str:
 
     if not settings.REDIS_URL or connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL and Redis (make test provides them)")
+    def forget_connections() -> None:
+        # Even an eager delay() opens the pools (on memory://): drop them so
+        # the next send connects to the broker configured now.
+        kombu.pools.reset()
+        app._pool = None
+        app.amqp._producer_pool = None
+
     url = settings.REDIS_URL.rsplit("/", 1)[0] + "/1"
     redis.Redis.from_url(url).flushdb()
     saved = (app.conf.broker_url, app.conf.task_always_eager)
+    forget_connections()
     app.conf.broker_url, app.conf.task_always_eager = url, False
     try:
         yield url
     finally:
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
+        forget_connections()
         app.conf.broker_url, app.conf.task_always_eager = saved
 
 
@@ -354,6 +362,9 @@ class Worker:
             start_new_session=True,
         )
         wait_until(lambda: "ready." in log.read_text(errors="replace"), 60, "worker")
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
 
     def kill(self) -> None:
         """SIGKILL the worker at once: no warm shutdown, no acknowledgement."""

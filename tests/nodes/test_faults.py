@@ -21,6 +21,7 @@ from nodes.models import (
 )
 from nodes.services.nodes import node_add
 from nodes.services.tasks import task_submit, task_sweep_stale
+from tests.challenges.factories import make_challenge
 
 from .conftest import SLOW_RUN, kill_daemon, wait_until
 
@@ -124,12 +125,16 @@ def test_a_killed_worker_does_not_leave_the_task_running(
     catalog.challenge("pwn/slow", steps=SLOW_RUN.format(seconds=4))
     first = start_worker()
     catalog.rescan()  # its node refresh runs on the worker: let it end first
-    wait_until(lambda: all(t.is_finished for t in BackgroundTask.objects.all()))
+    wait_until(
+        lambda: all(t.is_finished for t in BackgroundTask.objects.all()),
+        60,
+        lambda: f"the rescan's node refresh: {first.tail()}",
+    )
     task = submit_build("pwn/slow")
     wait_until(
         lambda: task.outcomes.filter(status=OutcomeStatus.RUNNING).exists(),
         60,
-        "the worker to start building",
+        lambda: f"the worker to start building: {first.tail()}",
     )
 
     first.kill()
@@ -161,7 +166,19 @@ def test_a_task_stale_after_its_retry_is_failed(db, settings):
         total=1,
         heartbeat_at=long_ago,
     )
-    TaskOutcome.objects.create(task=task, node=node, status=OutcomeStatus.RUNNING)
+    challenge = make_challenge("Box")
+    TaskOutcome.objects.create(
+        task=task, node=node, challenge=challenge, status=OutcomeStatus.RUNNING
+    )
+    state = NodeChallengeState.objects.create(
+        node=node,
+        challenge=challenge,
+        kind="build",
+        status=ImageStatus.BUILDING,
+        task=task,
+        lease="dead-worker",
+        lease_until=long_ago,
+    )
 
     task_sweep_stale()
 
@@ -169,3 +186,5 @@ def test_a_task_stale_after_its_retry_is_failed(db, settings):
     assert task.status == TaskStatus.FAILED
     assert task.error.startswith("The worker running it stopped (no sign of life")
     assert task.outcomes.get().message == "interrupted: the worker running it stopped"
+    state.refresh_from_db()
+    assert state.status == ImageStatus.FAILED  # not "building" forever
