@@ -92,7 +92,7 @@ def renonce(root: Path) -> None:
 
 
 def write_specs(root: Path, count: int) -> None:
-    """`count` ctfcli-style specs (bench/rescan.py's), a quarter built, a tenth pulled."""
+    """`count` specs from bench/rescan.py: a quarter built, a tenth pulled."""
     from rescan import CATEGORIES, spec_text
 
     rng = random.Random(7)
@@ -114,11 +114,27 @@ def write_specs(root: Path, count: int) -> None:
 
 def start_worker(log: Path) -> subprocess.Popen:
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "ctfplatform", "worker", "--pool",
-         "threads", "--concurrency", "8", "--without-gossip", "--without-mingle",
-         "-l", "info"],
-        cwd=ROOT, env=os.environ.copy(), stdout=log.open("ab"),
-        stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ctfplatform",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "8",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while "ready." not in log.read_text(errors="replace"):
@@ -141,7 +157,9 @@ def node_spans(task) -> dict[str, float]:
     """Seconds from each node's first unit start to its last unit end."""
     spans: dict[str, list] = {}
     for outcome in task.outcomes.select_related("node"):
-        span = spans.setdefault(outcome.node.name, [outcome.started_at, outcome.finished_at])
+        span = spans.setdefault(
+            outcome.node.name, [outcome.started_at, outcome.finished_at]
+        )
         span[0] = min(span[0], outcome.started_at)
         span[1] = max(span[1], outcome.finished_at)
     return {name: (end - start).total_seconds() for name, (start, end) in spans.items()}
@@ -149,17 +167,24 @@ def node_spans(task) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--challenges", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=1.0,
-                        help="sleep in each build's RUN step (default 1)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=1.0,
+        help="sleep in each build's RUN step (default 1)",
+    )
     parser.add_argument("--specs", type=int, default=1000)
     add_db_options(parser)
     args = parser.parse_args()
     if not os.environ.get("TEST_DOCKER_NODES") or not os.environ.get("REDIS_URL"):
-        sys.exit("run under tests/services.sh (as root): it starts the Docker "
-                 "daemons, PostgreSQL and Redis this needs")
+        sys.exit(
+            "run under tests/services.sh (as root): it starts the Docker "
+            "daemons, PostgreSQL and Redis this needs"
+        )
     if not BUSYBOX.exists():
         sys.exit("needs Debian's busybox-static (/bin/busybox)")
     work = Path(tempfile.mkdtemp(prefix="ctf-bench-fanout-"))
@@ -167,8 +192,10 @@ def main() -> int:
     os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/2"
     os.environ["LOG_LEVEL"] = "WARNING"
     (work / "catalog").mkdir()
-    print(f"{hardware()}; CPU canary (1e6-iteration loop): {cpu_canary():.1f} ms; "
-          f"{load()}")
+    print(
+        f"{hardware()}; CPU canary (1e6-iteration loop): {cpu_canary():.1f} ms; "
+        f"{load()}"
+    )
     worker = None
     try:
         with throwaway_database(args.pg_db) as label:
@@ -183,8 +210,11 @@ def main() -> int:
             redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
             print(f"database: {label}")
             for item in json.loads(os.environ["TEST_DOCKER_NODES"]):
-                pems = {k: Path(item[k]).read_text()
-                        for k in ("tls_ca", "tls_cert", "tls_key") if k in item}
+                pems = {
+                    k: Path(item[k]).read_text()
+                    for k in ("tls_ca", "tls_cert", "tls_key")
+                    if k in item
+                }
                 node = node_add(name=item["name"], url=item["url"], **pems)
                 print(f"node {node.name}: {node.status}, {node.status_detail}")
             worker = start_worker(work / "worker.log")
@@ -194,8 +224,12 @@ def main() -> int:
                 task = task_submit(kind=TaskKind.BUILD_ALL)
                 seconds = wait(task)
                 app.conf.task_always_eager = True
-                bad = [o.message for o in task.outcomes.all() if o.status != "succeeded"
-                       or o.message == "up to date: nothing rebuilt"]
+                bad = [
+                    o.message
+                    for o in task.outcomes.all()
+                    if o.status != "succeeded"
+                    or o.message == "up to date: nothing rebuilt"
+                ]
                 if task.status != "succeeded" or bad:
                     sys.exit(f"build_all {task.status}: {task.error or bad[:3]}")
                 return seconds, node_spans(task)
@@ -209,22 +243,31 @@ def main() -> int:
             results = {"fan-out": [], "node after node": []}
             spans = []
             for round_ in range(args.rounds):
-                for mode in ("fan-out", "node after node") if round_ % 2 == 0 else (
-                        "node after node", "fan-out"):
+                for mode in (
+                    ("fan-out", "node after node")
+                    if round_ % 2 == 0
+                    else ("node after node", "fan-out")
+                ):
                     renonce(catalog)
                     catalog_rescan()
                     seconds, per_node = build_all(mode == "fan-out")
                     results[mode].append(seconds)
                     if mode == "fan-out":
                         spans.append(max(per_node.values()))
-                    print(f"round {round_ + 1} {mode:>15}: {seconds:6.2f} s  "
-                          + "  ".join(f"{n} {s:.2f} s" for n, s in sorted(per_node.items())))
+                    print(
+                        f"round {round_ + 1} {mode:>15}: {seconds:6.2f} s  "
+                        + "  ".join(
+                            f"{n} {s:.2f} s" for n, s in sorted(per_node.items())
+                        )
+                    )
             fan = statistics.median(results["fan-out"])
             seq = statistics.median(results["node after node"])
-            print(f"\nbuild_all of {args.challenges} challenges on 2 nodes, median of "
-                  f"{args.rounds}: fan-out {fan:.2f} s, node after node {seq:.2f} s, "
-                  f"ratio {fan / seq:.2f}; slowest node within the fan-out "
-                  f"{statistics.median(spans):.2f} s")
+            print(
+                f"\nbuild_all of {args.challenges} challenges on 2 nodes, median of "
+                f"{args.rounds}: fan-out {fan:.2f} s, node after node {seq:.2f} s, "
+                f"ratio {fan / seq:.2f}; slowest node within the fan-out "
+                f"{statistics.median(spans):.2f} s"
+            )
 
             shutil.rmtree(catalog / "fanout")
             write_specs(work, args.specs)
@@ -236,11 +279,16 @@ def main() -> int:
                 first_unit = min(o.started_at for o in task.outcomes.all())
                 catalog_part = (first_unit - task.started_at).total_seconds()
                 report = task.result["catalog"]
-                print(f"rescan of {args.specs} specs with 2 nodes, {run}: {seconds:.2f} s "
-                      f"(catalog {catalog_part:.2f} s: {len(report['added'])} added, "
-                      f"{len(report['unchanged'])} unchanged; inventory "
-                      + ", ".join(f"{n} {s:.2f} s" for n, s in sorted(node_spans(task).items()))
-                      + f"); {task.status}")
+                print(
+                    f"rescan of {args.specs} specs with 2 nodes, {run}: "
+                    f"{seconds:.2f} s "
+                    f"(catalog {catalog_part:.2f} s: {len(report['added'])} added, "
+                    f"{len(report['unchanged'])} unchanged; inventory "
+                    + ", ".join(
+                        f"{n} {s:.2f} s" for n, s in sorted(node_spans(task).items())
+                    )
+                    + f"); {task.status}"
+                )
                 print("   ", "; ".join(o.message for o in task.outcomes.all()))
     finally:
         if worker is not None and worker.poll() is None:

@@ -189,6 +189,7 @@ class BackgroundTaskAdmin(ReadOnlyAdmin):
         "finished_at",
         "attempts",
     ]
+    fields = readonly_fields  # the per-node results and the catalog report follow
     actions = ["run_again"]
     change_list_template = "admin/nodes/backgroundtask/change_list.html"
     change_form_template = "admin/nodes/backgroundtask/change_form.html"
