@@ -17,6 +17,8 @@ class EventType(models.TextChoices):
     REQUIREMENT_ERROR = "REQUIREMENT_ERROR", "Requirement error"
     CATALOG_RESCANNED = "CATALOG_RESCANNED", "Catalog rescanned"
     CHALLENGE_CHANGED = "CHALLENGE_CHANGED", "Challenge changed in the admin"
+    CHALLENGE_TRUST_CHANGED = "CHALLENGE_TRUST_CHANGED", "Challenge trust changed"
+    NODE_CHANGED = "NODE_CHANGED", "Node added, enabled or disabled"
     TEAM_CREATED = "TEAM_CREATED", "Team created"
     TEAM_JOINED = "TEAM_JOINED", "Team joined"
     TEAM_LEFT = "TEAM_LEFT", "Team left"

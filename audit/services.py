@@ -15,6 +15,7 @@ DEFAULT_SEVERITY = {
     EventType.USER_BAN_TOGGLED: Severity.WARNING,
     EventType.SCORE_ADJUSTED: Severity.WARNING,
     EventType.REQUIREMENT_ERROR: Severity.WARNING,
+    EventType.CHALLENGE_TRUST_CHANGED: Severity.WARNING,
 }
 
 

@@ -6,6 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from challenges.catalog.compose import elevated_settings
 from requirements.fields import RequirementField
 
 
@@ -231,6 +232,9 @@ class Challenge(models.Model):
     next_ref = models.CharField("next challenge", max_length=200, blank=True)
     # Services and per-team instance settings, as the spec gave them (nodes read it).
     services = models.JSONField(default=dict, blank=True)
+    # The elevated settings (privileged, extra capabilities) an organizer allowed;
+    # instances start only when they cover all the services ask for.
+    trusted_settings = models.JSONField(default=list, blank=True, editable=False)
     position = models.PositiveIntegerField(default=0)
     content_hash = models.CharField(max_length=64, blank=True)
     # Why the spec on disk is rejected now (the last good version stays live).
@@ -254,6 +258,12 @@ class Challenge(models.Model):
     @property
     def from_catalog(self) -> bool:
         return bool(self.spec_path)
+
+    @property
+    def needs_trust(self) -> list[str]:
+        """What its services ask beyond Docker's defaults that no one trusted yet."""
+        asked = elevated_settings(self.services.get("services") or ())
+        return [setting for setting in asked if setting not in self.trusted_settings]
 
     def question(self, question_id) -> "Question | None":
         """One of its questions by id (as int or text), or None; uses a prefetch."""

@@ -26,6 +26,7 @@ from challenges.catalog import (
     scan_catalog,
 )
 from challenges.catalog.paths import digest_file
+from challenges.catalog.compose import elevated_settings
 from challenges.models import (
     Announcement,
     Challenge,
@@ -37,7 +38,7 @@ from challenges.models import (
     Question,
 )
 from challenges.names import KnownChallenges
-from challenges.signals import challenges_published
+from challenges.signals import catalog_rescanned, challenges_published
 from requirements.compiled import requirement_from_spec
 
 # Challenges made in the admin: no folder of the catalog can have this identity.
@@ -367,6 +368,12 @@ def catalog_rescan(
                 message=report.summary(),
                 details=report.to_dict(),
             )
+        if not dry_run:
+            transaction.on_commit(
+                lambda: catalog_rescanned.send(
+                    sender=Challenge, report=report, actor=actor
+                )
+            )
     return report
 
 
@@ -456,6 +463,32 @@ def challenge_file_describe(*, handout: ChallengeFile) -> ChallengeFile:
     handout.name = handout.name or PurePosixPath(handout.upload.name).name
     handout.save()
     return handout
+
+
+def challenge_trust(*, challenge: Challenge, actor, trusted: bool) -> Challenge:
+    """Allow (or withdraw) the elevated settings its services ask for, audited.
+
+    Trust covers the settings asked for now: a spec that later asks for more
+    needs trusting again.
+    """
+    settings_ = elevated_settings(challenge.services.get("services") or ())
+    challenge.trusted_settings = settings_ if trusted else []
+    Challenge.objects.filter(pk=challenge.pk).update(
+        trusted_settings=challenge.trusted_settings, updated_at=timezone.now()
+    )
+    catalog_changed()
+    record(
+        EventType.CHALLENGE_TRUST_CHANGED,
+        actor=actor,
+        subject=challenge.name,
+        message=(
+            f"trusted: {', '.join(settings_) or 'nothing elevated'}"
+            if trusted
+            else "trust withdrawn"
+        ),
+        details={"challenge": challenge.pk, "trusted": challenge.trusted_settings},
+    )
+    return challenge
 
 
 def _published(challenge_ids: list[int]) -> None:

@@ -1,9 +1,10 @@
 """The one settings module: everything comes from the environment.
 
 With no environment at all the embedded defaults apply (SQLite and a file
-cache under `var/`, Celery tasks run in-process), which is what `make run`
-uses. Production sets DATABASE_URL, REDIS_URL, CELERY_BROKER_URL, SECRET_KEY
-and FLAG_SECRET; `ctfplatform/checks.py` refuses default secrets outside debug.
+cache under `var/`, Celery tasks run in-process); `make run` uses them, with a
+Celery worker beside the dev server on the filesystem broker. Production sets
+DATABASE_URL, REDIS_URL, CELERY_BROKER_URL, SECRET_KEY and FLAG_SECRET;
+`ctfplatform/checks.py` refuses default secrets outside debug.
 """
 
 import contextlib
@@ -137,17 +138,41 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ctf@localhost")
 EMAIL_TIMEOUT = 10
 
 # Celery: a real broker when CELERY_BROKER_URL is set, tasks in-process otherwise.
-CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"redis", "rediss", "amqp", "memory"})
+# `filesystem://` (what `make run` uses) needs no server: messages are files
+# under VAR_DIR/celery, shared by the dev server and the worker beside it.
+CELERY_BROKER_URL = env_url(
+    "CELERY_BROKER_URL", {"redis", "rediss", "amqp", "memory", "filesystem"}
+)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    for _folder in ("queue", "control"):
+        (VAR_DIR / "celery" / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(VAR_DIR / "celery" / "queue"),
+        "data_folder_out": str(VAR_DIR / "celery" / "queue"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
+    }
 CELERY_RESULT_BACKEND = env_url("CELERY_RESULT_BACKEND", {"redis", "rediss"}) or None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# Nodes: the health check's period, and how long a task may show no sign of
+# life before the sweep re-queues (then fails) it; also a build lock's lease.
+NODES_CHECK_INTERVAL = env_int("NODES_CHECK_INTERVAL", 60, minimum=5)
+NODES_STALE_AFTER = env_int("NODES_STALE_AFTER", 120, minimum=10)
+CELERY_BEAT_SCHEDULE = {
+    "nodes-health": {
+        "task": "nodes.tasks.check_nodes",
+        "schedule": NODES_CHECK_INTERVAL,
+    },
+    "nodes-sweep-stale-tasks": {"task": "nodes.tasks.sweep_tasks", "schedule": 60.0},
+}
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"

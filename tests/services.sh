@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Start throw-away PostgreSQL and Redis servers on free loopback ports, run the
-# given command against them (DATABASE_URL, REDIS_URL exported), then stop them
-# and delete their data, whatever happened. Used by `make test`.
+# Start throw-away PostgreSQL and Redis servers on free loopback ports (and, as
+# root, two Docker daemons and a registry: tests/dockerd.sh), run the given
+# command against them (DATABASE_URL, REDIS_URL, TEST_DOCKER_* exported), then
+# stop them and delete their data, whatever happened. Used by `make test`.
 set -euo pipefail
 
 find_bin() {  # find_bin NAME: NAME on the PATH, or in Debian's PostgreSQL folder
@@ -29,8 +30,11 @@ if [ "$(id -u)" = 0 ]; then
   mkdir -p "$PG_DATA" && chown postgres "$PG_DATA"
 fi
 
+DOCKERD_SH="$(cd "$(dirname "$0")" && pwd)/dockerd.sh"
 cleanup() {
   set +e
+  for node in "$WORK"/docker/*/; do [ -d "$node" ] && "$DOCKERD_SH" stop "${node%/}"; done
+  [ -d "$WORK/registry" ] && "$DOCKERD_SH" registry-stop "$WORK/registry"
   "${AS_PG[@]}" "$PG_CTL" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1
   [ -f "$WORK/redis.pid" ] && kill "$(cat "$WORK/redis.pid")" 2>/dev/null
   sleep 0.2
@@ -55,6 +59,24 @@ s.sendall(b"PING\r\n"); sys.exit(0 if s.recv(16).startswith(b"+PONG") else 1)
 PY
   sleep 0.1
 done
+
+# Docker nodes for tests/nodes: alpha on a Unix socket, beta on TCP with TLS
+# client certificates (and a socket of its own for the tests), one registry.
+# Bridges are named after this shell's PID so two runs never share one.
+if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null && command -v docker-registry >/dev/null; then
+  DOCKER_PORT=$(free_port); REGISTRY_PORT=$(free_port)
+  "$DOCKERD_SH" certs "$WORK/certs"
+  "$DOCKERD_SH" start "$WORK/docker/alpha" "ctf$$a"
+  "$DOCKERD_SH" start "$WORK/docker/beta" "ctf$$b" "$DOCKER_PORT" "$WORK/certs"
+  "$DOCKERD_SH" registry "$WORK/registry" "$REGISTRY_PORT"
+  C="$WORK/certs"
+  export TEST_DOCKER_NODES="[{\"name\": \"alpha\", \"url\": \"unix://$WORK/docker/alpha/docker.sock\"}, {\"name\": \"beta\", \"url\": \"tcp://127.0.0.1:$DOCKER_PORT\", \"socket\": \"unix://$WORK/docker/beta/docker.sock\", \"tls_ca\": \"$C/ca.pem\", \"tls_cert\": \"$C/client-cert.pem\", \"tls_key\": \"$C/client-key.pem\"}]"
+  export TEST_DOCKER_CERTS="$C" TEST_REGISTRY="127.0.0.1:$REGISTRY_PORT"
+  export TEST_DOCKERD_SH="$DOCKERD_SH" TEST_DOCKER_WORK="$WORK/docker"
+  echo "services.sh: Docker on $WORK/docker/alpha/docker.sock and tcp://127.0.0.1:$DOCKER_PORT (TLS), registry on $TEST_REGISTRY"
+else
+  echo "services.sh: not root or no dockerd/docker-registry: Docker tests will skip" >&2
+fi
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/ctf"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"

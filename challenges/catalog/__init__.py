@@ -5,6 +5,7 @@ See FORMAT.md for the file format. This package imports no Django.
 
 from .loader import ScanResult, load_spec, scan_catalog
 from .spec import (
+    BindMount,
     ChallengeSpec,
     DynamicScoring,
     FileRef,
@@ -20,6 +21,7 @@ from .spec import (
 )
 
 __all__ = [
+    "BindMount",
     "ChallengeSpec",
     "DynamicScoring",
     "FileRef",

@@ -1,9 +1,13 @@
 """Challenge services: an `image:` to build or pull, or a compose file.
 
 Compose files are parsed, not handed to `docker compose`: we keep service
-names, build contexts, images, container ports, environment and added
-capabilities, and refuse options that would let a challenge container reach
-the node itself (privileged, host namespaces, host bind mounts, devices, ...).
+names, build contexts, images, container ports, environment, added
+capabilities, `privileged` and bind mounts of the challenge folder (carried to
+the node inside the image). Options that would let a challenge container reach
+the node itself (host paths, the Docker socket, host namespaces, devices, ...)
+are refused; `privileged` and capabilities beyond Docker's defaults load with a
+warning and need an organizer's trust before instances start (see
+`elevated_settings`).
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import hashlib
 import os
 import posixpath
 import re
+from collections.abc import Iterable, Mapping
 
 from .context import Ctx, as_int, as_text, get_list, get_mapping, join, kind_of
 from .paths import Catalog, resolve
-from .spec import ServiceSpec
+from .spec import BindMount, ServiceSpec
 from .yamlmarks import (
     MarkedDict,
     YamlProblem,
@@ -34,7 +39,7 @@ MAX_COMPOSE_BYTES = 1 << 20
 IMAGE_SERVICE_NAME = "challenge"
 
 # Docker's default capability set: adding one of these back is harmless.
-CAP_ADD_ALLOWED = frozenset(
+DEFAULT_CAPS = frozenset(
     {
         "AUDIT_WRITE",
         "CHOWN",
@@ -52,9 +57,44 @@ CAP_ADD_ALLOWED = frozenset(
         "SYS_CHROOT",
     }
 )
+# Every other Linux capability (and ALL) loads, but needs the organizer's trust.
+ELEVATED_CAPS = frozenset(
+    {
+        "ALL",
+        "AUDIT_CONTROL",
+        "AUDIT_READ",
+        "BLOCK_SUSPEND",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+        "DAC_READ_SEARCH",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "LEASE",
+        "LINUX_IMMUTABLE",
+        "MAC_ADMIN",
+        "MAC_OVERRIDE",
+        "NET_ADMIN",
+        "NET_BROADCAST",
+        "PERFMON",
+        "SYSLOG",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_MODULE",
+        "SYS_NICE",
+        "SYS_PACCT",
+        "SYS_PTRACE",
+        "SYS_RAWIO",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "WAKE_ALARM",
+    }
+)
+DOCKER_SOCKET = "docker.sock"
 _HOST_NAMESPACES = ("pid", "ipc", "uts", "userns_mode", "cgroup")
 _SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 # Loose reference syntax: [registry[:port]/]path[:tag][@digest].
 _IMAGE_REF = re.compile(
@@ -161,6 +201,7 @@ def _service(
         ctx.reject(f"bad service name {name!r}", field=field, mark=mark)
     svc = get_mapping(ctx, services[name], field, mark)
     _refuse_unsafe(ctx, svc, field)
+    binds = _binds(ctx, catalog, challenge_dir, svc, field)
     for ignored in ("env_file", "container_name"):
         if ignored in svc:
             ctx.warn(
@@ -189,6 +230,8 @@ def _service(
         ports=_ports(ctx, svc, f"{field}.ports"),
         environment=_environment(ctx, svc, f"{field}.environment"),
         cap_add=_cap_add(ctx, svc, f"{field}.cap_add"),
+        privileged=_privileged(ctx, svc, field),
+        binds=binds,
     )
 
 
@@ -242,8 +285,6 @@ def _refuse_unsafe(ctx: Ctx, svc: MarkedDict, field: str) -> None:
     def refuse(key: str, why: str) -> None:
         ctx.reject(why, field=f"{field}.{key}", mark=key_mark(svc, key))
 
-    if svc.get("privileged"):
-        refuse("privileged", "privileged: true gives the container the whole node")
     network = str(svc.get("network_mode") or "")
     if network == "host" or network.startswith("container:"):
         refuse(
@@ -262,28 +303,100 @@ def _refuse_unsafe(ctx: Ctx, svc: MarkedDict, field: str) -> None:
             refuse("security_opt", f"security_opt {text!r} turns off confinement")
     if "extends" in svc:
         refuse("extends", "extends: is not supported: write the service out in full")
-    volumes = get_list(ctx, svc, "volumes", f"{field}.volumes")
-    for index, volume in enumerate(volumes):
-        _check_volume(
-            ctx, volume, join(f"{field}.volumes", index), item_mark(volumes, index)
-        )
 
 
-def _check_volume(ctx: Ctx, volume: object, field: str, mark: object) -> None:
-    if isinstance(volume, dict):
-        is_bind = volume.get("type") == "bind"
-        source = str(volume.get("source") or "")
-    else:
-        parts = str(volume).split(":")
-        source = parts[0] if len(parts) > 1 else ""
-        is_bind = source.startswith(("/", ".", "~", "$"))
-    if is_bind:
+def _privileged(ctx: Ctx, svc: MarkedDict, field: str) -> bool:
+    raw = svc.get("privileged")
+    if raw is None or raw is False:
+        return False
+    if raw is not True:
         ctx.reject(
-            f"volume {source or volume!r} mounts a host path: challenge containers "
-            "may use named volumes only",
-            field=field,
-            mark=mark,  # type: ignore[arg-type]
+            "must be true or false",
+            field=f"{field}.privileged",
+            mark=key_mark(svc, "privileged"),
         )
+    ctx.warn(
+        f"{field}.privileged: true: built, but instances start only once an "
+        "organizer trusts the challenge",
+        key_mark(svc, "privileged"),
+    )
+    return True
+
+
+def _binds(
+    ctx: Ctx, catalog: Catalog, challenge_dir: str, svc: MarkedDict, field: str
+) -> tuple[BindMount, ...]:
+    """Return the bind mounts of the challenge folder; refuse host paths."""
+    volumes = get_list(ctx, svc, "volumes", f"{field}.volumes")
+    binds: list[BindMount] = []
+    for index, volume in enumerate(volumes):
+        where, mark = join(f"{field}.volumes", index), item_mark(volumes, index)
+        source, target, read_only = _volume_parts(ctx, volume, where, mark)
+        if source is None:
+            continue  # a named or anonymous volume: the instance's own
+        if source.startswith(("/", "~", "$", "\\")) or _WINDOWS_PATH.match(source):
+            what = (
+                "the Docker socket"
+                if source.rstrip("/").endswith(DOCKER_SOCKET)
+                else "a path on the node"
+            )
+            ctx.reject(
+                f"volume {source!r} mounts {what}: only files and folders inside "
+                "the challenge folder (./...) can be mounted",
+                field=where,
+                mark=mark,
+            )
+        if not target.startswith("/"):
+            ctx.reject(
+                f"volume target {target!r} must be an absolute path in the container",
+                field=where,
+                mark=mark,
+            )
+        relative, from_root = resolve(
+            ctx, catalog, challenge_dir, source, where, mark, within="challenge"
+        )
+        exists = os.path.exists(catalog.absolute(from_root))
+        if exists:
+            ctx.warn(
+                f"{where}: {source} is copied into the image at {target} "
+                "(changes made on the node are not seen)",
+                mark,
+            )
+        else:
+            ctx.warn(
+                f"{where}: {source} does not exist; {target} is an empty folder",
+                mark,
+            )
+        binds.append(BindMount(relative, target, read_only, exists))
+    return tuple(binds)
+
+
+def _volume_parts(
+    ctx: Ctx, volume: object, field: str, mark: object
+) -> tuple[str | None, str, bool]:
+    """Return (bind source or None for a named volume, target, read-only)."""
+    if isinstance(volume, dict):
+        kind = str(volume.get("type") or "volume")
+        target = str(volume.get("target") or "")
+        if kind in ("volume", "tmpfs"):
+            return None, target, False
+        if kind != "bind":
+            ctx.reject(
+                f"volume type {kind!r} is not supported (bind, volume or tmpfs)",
+                field=field,
+                mark=mark,  # type: ignore[arg-type]
+            )
+        return str(volume.get("source") or ""), target, bool(volume.get("read_only"))
+    text = str(volume)
+    if _WINDOWS_PATH.match(text):
+        return text, "", False  # C:\\data:/data, refused as a host path
+    parts = text.split(":")
+    if len(parts) == 1:
+        return None, parts[0], False  # an anonymous volume
+    if not parts[0].startswith(("/", ".", "~", "$", "\\")):
+        return None, parts[1], False  # a named volume
+    modes = parts[2].split(",") if len(parts) > 2 else []
+    return parts[0], parts[1], "ro" in modes
 
 
 def _ports(ctx: Ctx, svc: MarkedDict, field: str) -> tuple[int, ...]:
@@ -359,12 +472,33 @@ def _cap_add(ctx: Ctx, svc: MarkedDict, field: str) -> tuple[str, ...]:
         mark = item_mark(items, index)
         cap = as_text(ctx, item, join(field, index), mark).strip().upper()
         cap = cap.removeprefix("CAP_")
-        if cap not in CAP_ADD_ALLOWED:
+        if cap in ELEVATED_CAPS:
+            ctx.warn(
+                f"{join(field, index)}: {cap} goes beyond Docker's defaults: built, "
+                "but instances start only once an organizer trusts the challenge",
+                mark,
+            )
+        elif cap not in DEFAULT_CAPS:
             ctx.reject(
-                f"cap_add {cap} is not allowed: only Docker's default capabilities "
-                f"may be added ({', '.join(sorted(CAP_ADD_ALLOWED))})",
+                f"cap_add {cap} is not a Linux capability",
                 field=join(field, index),
                 mark=mark,
             )
-        caps.append(cap)
+        if cap not in caps:
+            caps.append(cap)
     return tuple(caps)
+
+
+def elevated_settings(services: Iterable[Mapping]) -> list[str]:
+    """Return what the services (as stored) ask beyond Docker's defaults.
+
+    These need an organizer's trust: "privileged", "cap_add SYS_ADMIN", ...
+    """
+    found: dict[str, None] = {}
+    for service in services:
+        if service.get("privileged"):
+            found["privileged"] = None
+        for cap in service.get("cap_add") or ():
+            if cap not in DEFAULT_CAPS:
+                found[f"cap_add {cap}"] = None
+    return list(found)

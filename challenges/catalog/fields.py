@@ -67,9 +67,7 @@ def scoring(
     ctx: Ctx, doc: MarkedDict, has_questions: bool
 ) -> tuple[str, int | None, DynamicScoring | None]:
     """Return (type, value or None when unset, dynamic scoring)."""
-    if doc.get("type") is None:
-        ctx.warn("type is missing; read as 'standard'", doc.mark)
-    kind = choice(ctx, doc, "type", CHALLENGE_TYPES, "standard")
+    kind = _challenge_type(ctx, doc)
     value = None
     if doc.get("value") is not None:
         value = as_int(ctx, doc["value"], "value", key_mark(doc, "value"))
@@ -81,6 +79,23 @@ def scoring(
             ctx.warn("value is missing; read as 0", doc.mark)
         return kind, value, None
     return kind, value, _dynamic(ctx, doc, extra, value)
+
+
+def _challenge_type(ctx: Ctx, doc: MarkedDict) -> str:
+    """Return the type; another platform's plugin type loads as standard."""
+    if doc.get("type") is None:
+        ctx.warn("type is missing; read as 'standard'", doc.mark)
+        return "standard"
+    mark = key_mark(doc, "type")
+    kind = as_text(ctx, doc["type"], "type", mark).strip()
+    if kind not in CHALLENGE_TYPES:
+        ctx.warn(
+            f"type {kind!r} is not one of: {', '.join(CHALLENGE_TYPES)} (another "
+            "platform's plugin?); loaded as a standard challenge",
+            mark,
+        )
+        return "standard"
+    return kind
 
 
 def _dynamic(

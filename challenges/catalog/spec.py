@@ -81,8 +81,26 @@ class DynamicScoring:
 
 
 @dataclass(frozen=True)
+class BindMount:
+    """A compose bind mount of the challenge folder, carried into the image.
+
+    `source` is relative to the challenge folder; a missing one becomes an empty
+    folder, as compose would make it.
+    """
+
+    source: str
+    target: str
+    read_only: bool = False
+    exists: bool = True
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
-    """A container to build (`build` set) or pull (`image` set)."""
+    """A container to build (`build` set) or pull (`image` set).
+
+    `privileged` and `cap_add` beyond Docker's defaults load, but instances of
+    the challenge start only once an organizer trusts it.
+    """
 
     name: str
     image: str = ""
@@ -93,6 +111,8 @@ class ServiceSpec:
     ports: tuple[int, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
     cap_add: tuple[str, ...] = ()
+    privileged: bool = False
+    binds: tuple[BindMount, ...] = ()
 
     @property
     def is_build(self) -> bool:

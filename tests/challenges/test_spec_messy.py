@@ -218,12 +218,17 @@ def test_it_rejects_a_missing_file(catalog):
     )
 
 
-def test_it_rejects_a_bad_type(catalog):
-    problem = catalog.reject(MINIMAL.replace("type: standard", "type: koth"))
+def test_it_loads_another_platforms_type_as_standard_with_a_warning(catalog):
+    spec, warnings = catalog.load(MINIMAL.replace("type: standard", "type: koth"))
 
-    assert problem == SpecProblem(
-        PATH, 4, 1, "type", "'koth' is not one of: standard, dynamic"
-    )
+    assert spec.type == "standard"
+    assert [(w.line, w.message) for w in warnings] == [
+        (
+            4,
+            "type 'koth' is not one of: standard, dynamic (another platform's "
+            "plugin?); loaded as a standard challenge",
+        )
+    ]
 
 
 def test_it_rejects_a_bad_state(catalog):

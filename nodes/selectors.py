@@ -1,0 +1,187 @@
+"""Reads of nodes' tables for the admin and the API: per-challenge build and pull
+state aggregated over nodes, and task records. A constant number of queries."""
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+from nodes.models import (
+    STATUS_RANK,
+    BackgroundTask,
+    ImageStatus,
+    Node,
+    NodeChallengeState,
+    OutcomeStatus,
+    TaskOutcome,
+)
+from nodes.plans import needs_images
+
+NOT_NEEDED = "none"
+
+
+@dataclass(frozen=True)
+class NodeImageState:
+    node: str
+    node_id: int
+    status: str
+    content_hash: str = ""
+    images: dict = field(default_factory=dict)
+    message: str = ""
+    log_tail: str = ""
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ChallengeImageState:
+    """The worst case over online nodes (failed > building > pending > built)."""
+
+    challenge_id: int
+    challenge: str
+    kind: str
+    status: str
+    nodes: list[NodeImageState]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def challenge_image_states(
+    *, kind: str, challenges: Iterable
+) -> dict[int, ChallengeImageState]:
+    """Return the state of `kind` (build or pull) of each challenge, by its id.
+
+    Challenges that have nothing to build (or pull) get status "none". Only
+    enabled, online nodes count; a node without a row is pending.
+    """
+    challenges = list(challenges)
+    nodes = list(Node.objects.online())
+    rows = {
+        (s.challenge_id, s.node_id): s
+        for s in NodeChallengeState.objects.filter(
+            kind=kind, node__in=nodes, challenge__in=[c.pk for c in challenges]
+        )
+    }
+    pending = ImageStatus.PENDING
+    result = {}
+    for challenge in challenges:
+        if not needs_images(challenge, kind):
+            result[challenge.pk] = ChallengeImageState(
+                challenge.pk, challenge.name, kind, NOT_NEEDED, []
+            )
+            continue
+        per_node = []
+        for node in nodes:
+            row = rows.get((challenge.pk, node.pk))
+            per_node.append(
+                NodeImageState(
+                    node=node.name,
+                    node_id=node.pk,
+                    status=row.status if row else pending,
+                    content_hash=row.content_hash if row else "",
+                    images=row.images if row else {},
+                    message=row.message if row else "",
+                    log_tail=row.log_tail if row else "",
+                    updated_at=row.updated_at.isoformat() if row else None,
+                )
+            )
+        worst = max((n.status for n in per_node), key=STATUS_RANK.get, default=pending)
+        result[challenge.pk] = ChallengeImageState(
+            challenge.pk, challenge.name, kind, worst, per_node
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node's share of a task, for the drill-down and the record."""
+
+    node: str
+    status: str
+    done: int
+    total: int
+    outcomes: list[TaskOutcome]
+
+
+def task_nodes(task: BackgroundTask) -> list[NodeResult]:
+    """Return the task's outcomes grouped per node, worst status first in words."""
+    grouped: dict[str, list[TaskOutcome]] = {}
+    for outcome in task.outcomes.select_related("node", "challenge"):
+        grouped.setdefault(outcome.node.name, []).append(outcome)
+    results = []
+    for name, outcomes in grouped.items():
+        statuses = {o.status for o in outcomes}
+        finished = [o for o in outcomes if o.status not in _UNFINISHED]
+        if statuses & set(_UNFINISHED):
+            status = "running" if OutcomeStatus.RUNNING in statuses else "queued"
+        elif statuses == {OutcomeStatus.SUCCEEDED}:
+            status = "succeeded"
+        elif statuses == {OutcomeStatus.FAILED}:
+            status = "failed"
+        else:
+            status = "partial"
+        results.append(NodeResult(name, status, len(finished), len(outcomes), outcomes))
+    return results
+
+
+_UNFINISHED = (OutcomeStatus.QUEUED, OutcomeStatus.RUNNING)
+
+
+def task_record(task: BackgroundTask) -> dict:
+    """The task as plain JSON-ready data: what the command and the API print."""
+    return {
+        "id": task.pk,
+        "kind": task.kind,
+        "status": task.status,
+        "progress": {"done": task.done, "total": task.total},
+        "parameters": task.params,
+        "nodes": {
+            result.node: {
+                "status": result.status,
+                "done": result.done,
+                "total": result.total,
+                "outcomes": [
+                    {
+                        "challenge_id": o.challenge_id,
+                        "challenge": o.challenge.name if o.challenge else None,
+                        "status": o.status,
+                        "message": o.message,
+                        "log_tail": o.log_tail,
+                        "started_at": _iso(o.started_at),
+                        "finished_at": _iso(o.finished_at),
+                    }
+                    for o in result.outcomes
+                ],
+            }
+            for result in task_nodes(task)
+        },
+        "result": task.result,
+        "error": task.error,
+        "created_by": task.created_by.get_username() if task.created_by else None,
+        "created_at": _iso(task.created_at),
+        "started_at": _iso(task.started_at),
+        "finished_at": _iso(task.finished_at),
+    }
+
+
+def node_record(node: Node) -> dict:
+    """A node as plain JSON-ready data (TLS material left out)."""
+    return {
+        "id": node.pk,
+        "name": node.name,
+        "url": node.url,
+        "tls": node.uses_tls,
+        "public_address": node.host,
+        "labels": node.labels,
+        "capacity": node.capacity,
+        "enabled": node.enabled,
+        "status": node.status,
+        "detail": node.status_detail,
+        "engine_version": node.engine_version,
+        "cpus": node.cpus,
+        "memory": node.memory,
+        "disk_free": node.disk_free,
+        "last_seen_at": _iso(node.last_seen_at),
+    }
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
