@@ -25,8 +25,8 @@ from challenges.catalog import (
     normalize_name,
     scan_catalog,
 )
-from challenges.catalog.paths import digest_file
 from challenges.catalog.compose import elevated_settings
+from challenges.catalog.paths import digest_file
 from challenges.models import (
     Announcement,
     Challenge,
