@@ -124,7 +124,9 @@ def summary(times: list[float]) -> str:
     return f"{statistics.median(times):8.2f} {p(times, 0.95):8.2f}"
 
 
-VENV = REPO / ".venv" / "bin"
+# Each checkout runs in its own virtualenv (its editable install would answer
+# imports another checkout lacks).
+VENV = ROOT / ".venv" / "bin"
 HOST = "127.0.0.1"
 
 

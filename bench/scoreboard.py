@@ -310,6 +310,7 @@ def breakdown(args, world) -> None:
     """The cold path's parts, and what a warm hit costs."""
     from django.contrib.auth.models import AnonymousUser
     from django.core.cache import cache
+    from django.db import connection
     from django.template.loader import render_to_string
     from django.test import RequestFactory
 
@@ -328,7 +329,7 @@ def breakdown(args, world) -> None:
         return result
 
     tuples = part(
-        "SQL: ordered principals with solve_count (_live)",
+        "SQL: ranked principals, score with the dynamic drift (_live)",
         lambda: sb._live(competition, None),
     )
     rows = part(
@@ -368,7 +369,10 @@ def breakdown(args, world) -> None:
 
     part("chart_json() cold board warm (build + encode; once per version)", chart_cold)
     part("chart_json() warm (memory)", lambda: sb.chart_json(competition))
-    plan = sb.live_rows(competition, None).explain(analyze=True).splitlines()
+    sql, params = sb.live_sql(competition, None)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN ANALYZE " + sql, params)
+        plan = [row[0] for row in cursor.fetchall()]
     print(
         f"\n## Where a cold board goes ({len(rows)} rows, pickled "
         f"{len(pickle.dumps(tuples))} bytes as tuples; p50 ms)\n"

@@ -28,9 +28,10 @@ principals, 50 challenges of which 10 dynamic, 5,000 solves, 50% correct).
 Any 5xx answer or socket error makes the run exit 1, whatever its throughput.
 
 `--compare PATH` runs each configuration twice in one go, against the code at
-PATH (e.g. `git worktree add /tmp/old <commit>`) and against this checkout, each
-on its own throw-away database and a new server, and prints the ratios. The
-code under test can also be chosen with BENCH_APP_ROOT=PATH.
+PATH (e.g. `git worktree add /tmp/old <commit> && make -C /tmp/old install`: each
+checkout runs in its own .venv) and against this checkout, each on its own
+throw-away database and a new server, and prints the ratios. The code under
+test can also be chosen with BENCH_APP_ROOT=PATH.
 
 Needs `wrk` (apt-get install wrk) and, for step 4, py-spy in the venv.
 Run:  tests/services.sh .venv/bin/python bench/submissions.py [options]
@@ -356,7 +357,10 @@ def compare(args) -> None:
                     argv += ["-c", config]
                 env = dict(os.environ, BENCH_APP_ROOT=root)
                 print(f"\n# {label} code ({root}), {config}", flush=True)
-                subprocess.run([sys.executable, str(SCRIPT), *argv, "--profile", "0",
+                python = Path(root) / ".venv" / "bin" / "python"
+                if not python.exists():
+                    sys.exit(f"{root} has no .venv: run `make install` there first")
+                subprocess.run([str(python), str(SCRIPT), *argv, "--profile", "0",
                                 "--pg-db", f"{args.pg_db}_{label}",
                                 "--json-out", out.name], env=env, check=True)
                 runs[label] = json.loads(Path(out.name).read_text())[0]
@@ -410,7 +414,7 @@ def main() -> None:
             print(f"\n## py-spy record --idle, {best}, {args.profile} s under load "
                   f"({s['rps']:.1f} req/s, p99 {s['p99'] / 1000:.1f} ms)\n")
             print("| function (file) | inclusive % | self % |\n|---|---|---|")
-            for f, inc, own in spy_report(Path(tmp) / "spy", ROOT, REPO):
+            for f, inc, own in spy_report(Path(tmp) / "spy", ROOT):
                 print(f"| `{f}` | {inc:.1f} | {own:.1f} |")
     print(f"\nCPU canary (1e6-iteration loop) after the runs: {canary():.0f} ms")
     if any(failures(s) for s in results):

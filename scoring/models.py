@@ -120,6 +120,8 @@ class Solve(models.Model):
                 fields=["principal", "question"], name="scoring_one_solve_per_question"
             ),
         ]
+        # The boards' drift query reads only this index for dynamic questions.
+        indexes = [models.Index(fields=["question", "principal", "points"])]
 
     def __str__(self) -> str:
         return f"{self.principal} solved {self.question}"

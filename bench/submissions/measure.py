@@ -91,12 +91,11 @@ def in_process(world, pick) -> tuple[list, dict]:
     return rows, serial
 
 
-def spy_report(raw: Path, root: Path, repo: Path,
-               top: int = 30) -> list[tuple[str, float, float]]:
+def spy_report(raw: Path, root: Path, top: int = 30) -> list[tuple[str, float, float]]:
     """(function, inclusive %, self %) of the samples taken inside a request,
     leaving out frames in more than 90% of them (gunicorn, middleware, DRF)."""
     incl, own, total = collections.Counter(), collections.Counter(), 0
-    site = str(repo / ".venv" / "lib" / "python3.11" / "site-packages") + "/"
+    site = str(root / ".venv" / "lib" / "python3.11" / "site-packages") + "/"
     for line in raw.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         frames = stack.replace(site, "").replace(str(root) + "/", "").split(";")

@@ -176,5 +176,12 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.AddIndex(
+            model_name="solve",
+            index=models.Index(
+                fields=["question", "principal", "points"],
+                name="scoring_sol_questio_890a56_idx",
+            ),
+        ),
         migrations.RunPython(fill, migrations.RunPython.noop),
     ]
