@@ -44,15 +44,9 @@ class MeView(APIView):
         return Response(data)
 
 
-def _locked(user, challenge, principal) -> Response | None:
+def _locked(user, challenge) -> Response | None:
     """The answer `GET /api/v1/challenges/{id}` gives while the challenge is not
-    open to `user` (404 hidden, 403 locked), or None when it is open.
-
-    The requirement is checked here on the hot path's copies; only a challenge
-    that is not open pays for the board's card, which words the answer.
-    """
-    if challenge_access(challenge, RequirementContext(user, principal)).is_open:
-        return None
+    open to `user` (404 hidden, 403 locked): the board's card words it."""
     try:
         open_card(user, challenge.pk)  # raises Http404 when hidden
     except Locked as locked:
@@ -83,10 +77,17 @@ class AttemptView(APIView):
         )
         if challenge is None or competition.not_started_for(request.user):
             raise Http404
+        access = None
         if challenge.requirement and not request.user.is_staff:
-            locked = _locked(request.user, challenge, principal)
-            if locked is not None:
-                return locked
+            # Checked on the hot path's copies, and handed to the pipeline.
+            access = challenge_access(
+                challenge, RequirementContext(request.user, principal)
+            )
+            if not access.is_open:
+                locked = _locked(request.user, challenge)
+                if locked is not None:
+                    return locked
+                access = None  # it opened in between: the pipeline asks again
         question = None
         if "question" in data.validated_data:
             question = challenge.question(data.validated_data["question"])
@@ -112,6 +113,7 @@ class AttemptView(APIView):
                 principal=principal,
                 ip=client_ip(request),
                 user_agent=request.headers.get("User-Agent", ""),
+                access=access,
             )
         except ChallengeHidden:
             raise Http404 from None

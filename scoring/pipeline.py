@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from audit.models import EventType
 from audit.services import record
-from challenges.access import RequirementContext, challenge_access
+from challenges.access import Access, RequirementContext, challenge_access
 from challenges.models import Competition, Question
 from scoring import anticheat, store
 from scoring.decoys import decoy_hashes_of
@@ -144,11 +144,14 @@ def submission_attempt(
     principal: Principal | None = None,
     ip: str | None = None,
     user_agent: str = "",
+    access: Access | None = None,
 ) -> Attempt:
     """Check one typed flag for `user` and score it; see the module docstring.
 
     `principal` may be given when the caller resolved it already; only its
-    identity is used (its ban and score are read again here).
+    identity is used (its ban and score are read again here). `access` is the
+    caller's `challenge_access` answer for this user, when it has one (the API
+    checks first, to answer a locked challenge as its GET does).
     """
     if len(flag.encode()) > MAX_FLAG_BYTES:  # refused before hashing, not stored
         return Attempt(Result.REFUSED, "That is too long to be a flag (1 KB at most).")
@@ -167,7 +170,9 @@ def submission_attempt(
     principal = principal or principal_resolve(user=user, competition=competition)
     locked = False
     if challenge.requirement and not user.is_staff:
-        access = challenge_access(challenge, RequirementContext(user, principal))
+        access = access or challenge_access(
+            challenge, RequirementContext(user, principal)
+        )
         if not access.is_listed:
             raise ChallengeHidden(challenge.pk)
         locked = not access.is_open
