@@ -11,8 +11,10 @@ from audit.models import EventLog, EventType, Severity
 
 
 class EventSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None)
-    user = serializers.CharField(source="user.username", default=None)
+    actor = serializers.CharField(
+        source="actor.username", default=None, allow_null=True
+    )
+    user = serializers.CharField(source="user.username", default=None, allow_null=True)
 
     class Meta:
         model = EventLog

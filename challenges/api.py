@@ -172,7 +172,7 @@ class ChallengeFileView(APIView):
 
     @extend_schema(
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
+            (200, "*/*"): OpenApiResponse(
                 OpenApiTypes.BINARY,
                 description="The file; text handouts come with the caller's "
                 "flags filled in.",

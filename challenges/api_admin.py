@@ -7,10 +7,11 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from challenges.models import (
     Challenge,
@@ -51,7 +52,7 @@ class CompetitionQuery(serializers.Serializer):
         return params.get("competition_id") or Competition.objects.default()
 
 
-class AdminView(GenericAPIView):
+class AdminView(APIView):
     permission_classes = [IsAdminUser]
 
 

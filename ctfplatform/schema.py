@@ -5,6 +5,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.serializers import ModelSerializer
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -58,6 +59,14 @@ class AutoSchema(SpectacularAutoSchema):
                 },
             )
         return operation
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "response" and isinstance(serializer, ModelSerializer):
+            # A model serializer answers with every field; its model's
+            # defaults only make fields optional for writes.
+            schema["required"] = sorted(schema["properties"])
+        return schema
 
 
 class TokenScheme(OpenApiAuthenticationExtension):
