@@ -254,7 +254,11 @@ class PrincipalDetailView(AdminView):
 
 class BanSerializer(serializers.Serializer):
     reason = serializers.CharField(
-        max_length=200, required=False, default="", help_text="Kept in the audit log."
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Kept in the audit log.",
     )
 
 

@@ -39,8 +39,8 @@ description: Two locks.
 type: standard
 files: [plan.txt]
 questions:
-  - {key: door, name: Door, points: 100, flags: ["CTF{door}"], attempts: 5}
-  - {key: safe, name: Safe, points: 200, flags: ["CTF{safe}"]}
+  - {key: door, name: Door, points: 100, flags: ["CTF{door}"]}
+  - {key: safe, name: Safe, points: 200, flags: ["CTF{safe}"], attempts: 2}
 """
 
 
@@ -55,9 +55,11 @@ class World:
     warmup: Challenge
     vault: Challenge
     door: Question
+    safe: Question
     handout: ChallengeFile
     staff_token: str
-    player_token: str
+    player_token: str  # the solo player's
+    captain_token: str
 
     def path_values(self) -> dict[str, int]:
         """A value for each path parameter of the API, naming real objects."""
@@ -110,7 +112,9 @@ def build_world(catalog: Path, settings) -> World:
         warmup=warmup,
         vault=vault,
         door=vault.questions.get(key="door"),
+        safe=vault.questions.get(key="safe"),
         handout=vault.files.get(),
         staff_token=token_create(user=organizer)[1],
         player_token=token_create(user=solo)[1],
+        captain_token=token_create(user=captain)[1],
     )

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from ctfsdk.errors import CtfSdkError
+
 T = TypeVar("T")
+
+
+class UnexpectedAnswer(CtfSdkError):
+    """The server's answer lacks a field this client needs (an older server)."""
 
 
 def parse(cls, data):
@@ -25,25 +31,28 @@ def parse(cls, data):
         (item,) = typing.get_args(cls)
         return [parse(item, value) for value in data]
     if origin is not None and dataclasses.is_dataclass(origin):  # Page[X]
-        hints = typing.get_type_hints(origin)
         params = dict(zip(origin.__parameters__, typing.get_args(cls), strict=True))
-        return origin(
-            **{
-                f.name: parse(_bind(hints[f.name], params), data.get(f.name))
-                for f in dataclasses.fields(origin)
-            }
-        )
+        return _instance(origin, data, lambda hint: _bind(hint, params))
     if dataclasses.is_dataclass(cls):
-        hints = typing.get_type_hints(cls)
-        return cls(
-            **{
-                f.name: parse(hints[f.name], data.get(f.name))
-                for f in dataclasses.fields(cls)
-            }
-        )
+        return _instance(cls, data, lambda hint: hint)
     if cls is datetime:
         return datetime.fromisoformat(data)
     return data
+
+
+def _optional(hint) -> bool:
+    return type(None) in typing.get_args(hint)
+
+
+def _instance(cls, data: dict, bind):
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for field in dataclasses.fields(cls):
+        hint = bind(hints[field.name])
+        if field.name not in data and not _optional(hint):
+            raise UnexpectedAnswer(f"{cls.__name__} without {field.name!r}: {data}")
+        values[field.name] = parse(hint, data.get(field.name))
+    return cls(**values)
 
 
 def _bind(hint, params: dict):
