@@ -149,7 +149,10 @@ class ChallengeQuery(serializers.Serializer):
 
 
 def _challenges():
-    return Challenge.objects.annotate(question_count=Count("questions"))
+    # An aggregate drops Meta.ordering: the board's order, again.
+    return Challenge.objects.annotate(question_count=Count("questions")).order_by(
+        *Challenge._meta.ordering
+    )
 
 
 class ChallengeListView(AdminView, ListAPIView):
