@@ -5,6 +5,7 @@ numbers are `scoring.stats`', as `GET /api/v1/admin/challenges/stats` and
 challenges there are. The instance-start latency histogram joins it with the
 instances issue (the marked slot in the drawer template)."""
 
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
@@ -58,6 +59,7 @@ def _screen_context(request: HttpRequest) -> dict:
         for key, heading in COLUMNS
     ]
     return {
+        **admin.site.each_context(request),
         "title": "Challenge statistics",
         "competition": competition,
         "competitions": competitions,

@@ -35,6 +35,7 @@
       data: { labels: data.labels.map((l) => label(l, span)), datasets },
       options: {
         animation: false,
+        aspectRatio: Number(canvas.dataset.aspect || 2),
         scales: {
           x: { stacked: false, ticks: { maxTicksLimit: 12 } },
           y: { beginAtZero: true, ticks: { precision: 0 } },
