@@ -93,6 +93,15 @@ def timed(fn, runs: int, setup=None) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
+def canary() -> float:
+    """Milliseconds for a 1e6-iteration Python loop: how fast this CPU is now."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(1_000_000):
+        total += i
+    return (time.perf_counter() - start) * 1000
+
+
 def load() -> str:
     """The 1, 5 and 15 minute load averages, to tell a busy machine."""
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())

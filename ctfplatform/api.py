@@ -56,11 +56,10 @@ def not_found(request: HttpRequest, exception=None) -> HttpResponse:
 
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # OpenAPI 3 (drf-spectacular) and its Swagger UI, served from here.
+    path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path(
-        "docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema"),
-        name="api-docs",
+        "docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"
     ),
     path("", include("audit.api_urls")),
     path("", include("challenges.api_urls")),

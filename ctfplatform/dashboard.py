@@ -14,7 +14,6 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from challenges.models import Competition
-from scoring.scoreboard import board_version, remember
 from scoring.stats import (
     competition_activity,
     latest_first_bloods,
@@ -41,18 +40,6 @@ def _options(request: HttpRequest) -> tuple[Competition, list[Competition], int]
     return competition, competitions, int(hours) if hours in map(str, HOURS) else 3
 
 
-def _first_bloods(competition: Competition) -> list[dict]:
-    # They change only with a solve or a ban, which bump the board's version:
-    # between those every refresh reads them from this worker's memory.
-    version = board_version(competition.pk)
-    return remember(
-        competition.pk,
-        version,
-        "dashboard:first-bloods",
-        lambda: latest_first_bloods(competition, LATEST),
-    )
-
-
 def _panels(competition: Competition, hours: int) -> dict:
     activity = competition_activity(competition, window=hours * 3600, bucket=60)
     cheats = open_cheats(competition)
@@ -73,7 +60,7 @@ def _panels(competition: Competition, hours: int) -> dict:
             "solves": sum(b.solves for b in activity.buckets),
         },
         "latest_solves": latest_solves(competition, LATEST),
-        "first_bloods": _first_bloods(competition),
+        "first_bloods": latest_first_bloods(competition, LATEST),
         "cheats": list(cheats[:LATEST]),
         "cheat_count": cheats.count(),
     }

@@ -9,24 +9,26 @@ challenges or principals there are.
 """
 
 import math
+import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import reduce
 
+from django.core.cache import cache
 from django.db.models import (
     Count,
     F,
     Func,
     IntegerField,
     Max,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Window,
 )
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from challenges.access import catalog_version
 from challenges.models import Challenge, Competition, Question
 from scoring.models import CheatRecord, Principal, Result, Solve, Submission
 
@@ -34,6 +36,9 @@ from scoring.models import CheatRecord, Principal, Result, Solve, Submission
 MAX_WINDOW = 31 * 86400
 MIN_BUCKET = 10
 MAX_BUCKETS = 1000
+# A bucket of the activity that ended this long ago is final.
+SETTLED_SECONDS = 120
+COUNTS = ("attempts", "wrong", "solves")
 
 
 @dataclass(frozen=True)
@@ -104,20 +109,34 @@ def _public_solves(competition: Competition) -> QuerySet:
     )
 
 
-def _completions(competition: Competition) -> QuerySet:
+def _questions_per_challenge() -> dict[int, list[int]]:
+    """Number of questions -> the challenges that have that many."""
+    by_need: dict[int, list[int]] = {}
+    for challenge_id, need in (
+        Question.objects.values_list("challenge_id").annotate(n=Count("pk")).order_by()
+    ):
+        by_need.setdefault(need, []).append(challenge_id)
+    return by_need
+
+
+def _completions(competition: Competition, by_need: dict | None = None) -> QuerySet:
     """(challenge, principal, at) of every public completion: the principal has
     solved all of the challenge's questions, the last at `at`."""
-    need = (
-        Question.objects.filter(challenge_id=OuterRef("question__challenge"))
-        .values("challenge_id")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return (
+    # HAVING compares with constants, the challenges grouped by their number
+    # of questions: a subquery per group took seconds for 200,000 solves.
+    by_need = _questions_per_challenge() if by_need is None else by_need
+    grouped = (
         _public_solves(competition)
         .values("question__challenge", "principal")
-        .annotate(n=Count("pk"), at=Max("created_at"), need=Subquery(need))
-        .filter(n__gte=F("need"))
+        .annotate(n=Count("pk"), at=Max("created_at"))
+    )
+    if not by_need:
+        return grouped.none()
+    return grouped.filter(
+        reduce(
+            operator.or_,
+            (Q(question__challenge__in=ids, n__gte=n) for n, ids in by_need.items()),
+        )
     )
 
 
@@ -131,12 +150,12 @@ def _names(principal_ids) -> dict[int, str]:
 
 
 def _first_bloods(
-    competition: Competition, only: Q | None = None
+    competition: Competition, only: Q | None = None, by_need: dict | None = None
 ) -> dict[int, tuple[int, datetime, int]]:
     """challenge id -> (first principal, its time, completions), of the
     challenges `only` selects (all by default)."""
     ranked = (
-        _completions(competition)
+        _completions(competition, by_need)
         .filter(only or Q())
         .annotate(
             rank=Window(
@@ -316,17 +335,41 @@ def challenge_timeseries(
 def competition_activity(
     competition: Competition, *, window: int, bucket: int
 ) -> Series:
-    """Submissions (attempts, wrong) and correct flags (solves) per bucket."""
+    """Submissions (attempts, wrong) and correct flags (solves) per bucket.
+
+    Buckets that ended SETTLED_SECONDS ago no longer change (every submission
+    commits within moments of its time): they are kept in the cache, so a
+    dashboard refresh counts only the last few minutes, however busy the event.
+    """
     start, count = series_bounds(window, bucket)
-    rows = _bucketed(
-        Submission.objects.filter(principal__competition=competition),
-        start,
-        bucket,
-        attempts=Count("pk"),
-        wrong=Count("pk", filter=Q(result=Result.WRONG)),
-        solves=Count("pk", filter=Q(result=Result.CORRECT)),
-    )
-    solves = {slot: row.pop("solves") for slot, row in rows.items()}
+    key = f"stats:activity:{competition.pk}:{bucket}"
+    settled: dict[int, tuple[int, int, int]] = cache.get(key) or {}
+    first = int(start.timestamp())
+    edges = [first + n * bucket for n in range(count)]
+    todo = next((n for n, edge in enumerate(edges) if edge not in settled), count)
+    if todo < count:
+        counted = _bucketed(
+            Submission.objects.filter(principal__competition=competition),
+            datetime.fromtimestamp(edges[todo], tz=UTC),
+            bucket,
+            attempts=Count("pk"),
+            wrong=Count("pk", filter=Q(result=Result.WRONG)),
+            solves=Count("pk", filter=Q(result=Result.CORRECT)),
+        )
+        fresh = {
+            edge: tuple(counted.get(n, {}).get(k, 0) for k in COUNTS)
+            for n, edge in enumerate(edges[todo:])
+        }
+        quiet = timezone.now().timestamp() - SETTLED_SECONDS
+        keep = first - MAX_WINDOW  # forget what no window reaches any more
+        settled = {e: c for e, c in settled.items() if e >= keep}
+        settled.update((e, c) for e, c in fresh.items() if e + bucket <= quiet)
+        cache.set(key, settled, MAX_WINDOW)
+        settled = {**settled, **fresh}
+    rows = {
+        n: dict(zip(COUNTS, settled[edge], strict=True)) for n, edge in enumerate(edges)
+    }
+    solves = {n: row.pop("solves") for n, row in rows.items()}
     return _series(start, bucket, count, rows, solves)
 
 
@@ -335,16 +378,57 @@ def latest_solves(competition: Competition, limit: int = 10) -> list[Solve]:
     return list(
         Solve.objects.filter(principal__competition=competition)
         .select_related("principal__team", "principal__user", "question__challenge")
-        .order_by("-created_at", "-pk")[:limit]
+        .order_by("-created_at")[:limit]
     )
+
+
+def first_bloods(competition: Competition) -> dict[int, tuple[int, datetime]]:
+    """challenge id -> (principal, time) of its first public completion: what
+    `challenge_stats` says, kept in the cache and brought up to date for the
+    price of the solves of challenges nobody completed yet.
+
+    A first blood stands while its principal stays on the board with its
+    solves; a ban, unban, hide or show (the set of principals off the board
+    changes) or a catalog change (what completes a challenge) starts afresh.
+    """
+    away = set(
+        Principal.objects.filter(competition=competition)
+        .filter(Q(is_banned=True) | Q(is_hidden=True))
+        .values_list("pk", flat=True)
+    )
+    key = f"stats:first-bloods:{competition.pk}"
+    fingerprint = (catalog_version(), away)
+    held = cache.get(key)
+    by_need = _questions_per_challenge()
+    if held is None or held[0] != fingerprint:
+        firsts = _first_bloods(competition, by_need=by_need)
+        known = {c: (p, at) for c, (p, at, _) in firsts.items()}
+    else:
+        known = held[1]
+        pairs = [Q(principal=p, question__challenge=c) for c, (p, _) in known.items()]
+        standing = set(
+            _completions(competition, by_need)
+            .filter(reduce(operator.or_, pairs, Q(pk__in=[])))
+            .values_list("question__challenge", "principal", "at")
+        )
+        known = {c: (p, at) for c, (p, at) in known.items() if (c, p, at) in standing}
+        open_questions = list(
+            Question.objects.exclude(challenge__in=list(known)).values_list(
+                "pk", flat=True
+            )
+        )
+        new = _first_bloods(competition, Q(question__in=open_questions), by_need)
+        known.update((c, (p, at)) for c, (p, at, _) in new.items())
+    cache.set(key, (fingerprint, known), 86400)
+    return known
 
 
 def latest_first_bloods(competition: Competition, limit: int = 10) -> list[dict]:
     """The newest first bloods: challenge, principal and time, newest first."""
     firsts = sorted(
-        _first_bloods(competition).items(), key=lambda item: item[1][1], reverse=True
+        first_bloods(competition).items(), key=lambda item: item[1][1], reverse=True
     )[:limit]
-    names = _names(principal for _, (principal, _, _) in firsts)
+    names = _names(principal for _, (principal, _) in firsts)
     challenges = dict(
         Challenge.objects.filter(pk__in=[c for c, _ in firsts]).values_list(
             "pk", "name"
@@ -358,7 +442,7 @@ def latest_first_bloods(competition: Competition, limit: int = 10) -> list[dict]
             "principal": names[principal],
             "at": at,
         }
-        for challenge, (principal, at, _) in firsts
+        for challenge, (principal, at) in firsts
     ]
 
 

@@ -12,20 +12,30 @@ from django.utils import timezone
 from challenges.models import Competition
 from scoring.models import CheatKind, CheatRecord, Solve, Submission
 from scoring.selectors import challenge_solve_counts
-from scoring.services import principal_set_banned, principal_set_hidden
+from scoring.services import principal_set_banned, principal_set_hidden, solve_delete
 from scoring.stats import (
     BadSeries,
+    _first_bloods,
+    _names,
     category_totals,
     challenge_stats,
     challenge_timeseries,
     competition_activity,
+    first_bloods,
     latest_first_bloods,
     open_cheats,
     series_bounds,
     stats_ordered,
 )
 
-from .factories import attempt, flag_of, make_challenge, player, principal_of
+from .factories import (
+    attempt,
+    flag_of,
+    make_challenge,
+    player,
+    principal_of,
+    question_of,
+)
 
 
 @pytest.fixture
@@ -137,9 +147,10 @@ def test_it_costs_the_same_queries_however_many_challenges(competition, count):
         rows = challenge_stats(competition)
 
     assert len(rows) == count
-    # The competition's set, the challenges, the attempts, the completions
-    # with their first bloods, and the first bloods' names: 5 queries at any size.
-    assert len(queries) == 5, [q["sql"][:80] for q in queries]
+    # The competition's set, the challenges, the attempts, the questions per
+    # challenge, the completions with their first bloods, and the first
+    # bloods' names: 6 queries at any size.
+    assert len(queries) == 6, [q["sql"][:80] for q in queries]
 
 
 def test_rows_sort_by_any_column_with_unsolved_last(competition):
@@ -278,3 +289,70 @@ def test_a_cheat_stays_open_until_its_submitter_is_banned(competition):
 
     assert [c.submitter.team.name for c in before] == ["Team alice"]
     assert list(open_cheats(competition)) == []
+
+
+def full_first_bloods(competition):
+    return {c: (p, at) for c, (p, at, _) in _first_bloods(competition).items()}
+
+
+def test_kept_first_bloods_follow_solves_bans_and_removed_solves(
+    competition, organizer
+):
+    web, pwn = make_challenge("Login"), make_challenge("Overflow")
+    vault = make_challenge("Vault", questions=("door", "safe"))
+    alice, bob, carol = player("alice"), player("bob"), player("carol")
+    steps = [
+        lambda: attempt(alice, web, flag_of(web)),
+        lambda: attempt(bob, web, flag_of(web)),
+        lambda: attempt(bob, pwn, flag_of(pwn)),
+        lambda: attempt(
+            carol, vault, flag_of(vault, "door"), question=question_of(vault, "door")
+        ),
+        lambda: principal_set_banned(principal=principal_of(alice), banned=True),
+        lambda: attempt(
+            carol, vault, flag_of(vault, "safe"), question=question_of(vault, "safe")
+        ),
+        lambda: principal_set_banned(principal=principal_of(alice), banned=False),
+        lambda: solve_delete(
+            solve=Solve.objects.get(
+                principal=principal_of(bob), question__challenge=pwn
+            ),
+            actor=organizer,
+            reason="shared",
+        ),
+        lambda: attempt(alice, pwn, flag_of(pwn)),
+    ]
+    seen = []
+
+    for step in steps:
+        step()
+        seen.append(first_bloods(competition))
+        assert seen[-1] == full_first_bloods(competition)
+
+    names = {c: _names([p])[p] for c, (p, _) in seen[-1].items()}
+    assert names == {web.pk: "Team alice", pwn.pk: "Team alice", vault.pk: "Team carol"}
+    assert seen[4][web.pk][0] == principal_of(bob).pk  # alice banned: bob's
+
+
+def test_settled_activity_is_read_from_the_cache(competition):
+    web = make_challenge("Login")
+    alice = player("alice")
+    attempt(alice, web, "CTF{no}")
+    Submission.objects.update(created_at=at(30))
+    before = competition_activity(competition, window=3600, bucket=60)
+    # A row that appears in a bucket that ended minutes ago is not counted
+    # (submissions commit moments after their time); the current one is.
+    Submission.objects.create(
+        principal=principal_of(alice),
+        question=web.questions.get(),
+        flag_hash="1" * 64,
+        result="wrong",
+        created_at=at(30),
+    )
+    attempt(alice, web, flag_of(web))
+
+    after = competition_activity(competition, window=3600, bucket=60)
+
+    assert sum(b.attempts for b in before.buckets) == 1
+    assert sum(b.attempts for b in after.buckets) == 2
+    assert (after.buckets[-1].attempts, after.buckets[-1].solves) == (1, 1)
