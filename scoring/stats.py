@@ -151,9 +151,9 @@ def _names(principal_ids) -> dict[int, str]:
 
 def _first_bloods(
     competition: Competition, only: Q | None = None, by_need: dict | None = None
-) -> dict[int, tuple[int, datetime, int]]:
-    """challenge id -> (first principal, its time, completions), of the
-    challenges `only` selects (all by default)."""
+) -> dict[int, tuple[int, datetime]]:
+    """challenge id -> (first principal, its time) of the challenges `only`
+    selects (all by default), counted from every solve."""
     ranked = (
         _completions(competition, by_need)
         .filter(only or Q())
@@ -162,13 +162,88 @@ def _first_bloods(
                 RowNumber(),
                 partition_by=F("question__challenge"),
                 order_by=[F("at").asc(), F("principal").asc()],
-            ),
-            solves=Window(Count("*"), partition_by=F("question__challenge")),
+            )
         )
         .filter(rank=1)
-        .values_list("question__challenge", "principal", "at", "solves")
+        .values_list("question__challenge", "principal", "at")
     )
-    return {challenge: (principal, at, n) for challenge, principal, at, n in ranked}
+    return {challenge: (principal, at) for challenge, principal, at in ranked}
+
+
+def first_bloods(
+    competition: Competition, by_need: dict | None = None
+) -> dict[int, tuple[int, datetime]]:
+    """challenge id -> (principal, time) of its first public completion: what
+    `challenge_stats` says, kept in the cache and brought up to date for the
+    price of the solves of challenges nobody completed yet.
+
+    A first blood stands while its principal stays on the board with its
+    solves; a ban, unban, hide or show (the set of principals off the board
+    changes) or a catalog change (what completes a challenge) starts afresh.
+    """
+    away = set(
+        Principal.objects.filter(competition=competition)
+        .filter(Q(is_banned=True) | Q(is_hidden=True))
+        .values_list("pk", flat=True)
+    )
+    key = f"stats:first-bloods:{competition.pk}"
+    fingerprint = (catalog_version(), away)
+    held = cache.get(key)
+    by_need = _questions_per_challenge() if by_need is None else by_need
+    if held is None or held[0] != fingerprint:
+        known = _first_bloods(competition, by_need=by_need)
+    else:
+        known = held[1]
+        # Still complete, and with the same last solve (not removed and done
+        # again later). Whole seconds: a few thousand ints load in no time,
+        # where as many datetimes took tens of milliseconds.
+        standing = dict(
+            ((c, p), last)
+            for c, p, last in _completions(competition, by_need)
+            .filter(
+                principal__in={p for p, _ in known.values()},
+                question__challenge__in=list(known),
+            )
+            .annotate(last=Epoch(Max("created_at")))
+            .values_list("question__challenge", "principal", "last")
+        )
+        known = {
+            c: (p, at)
+            for c, (p, at) in known.items()
+            if standing.get((c, p)) == int(at.timestamp())
+        }
+        open_questions = list(
+            Question.objects.exclude(challenge__in=list(known)).values_list(
+                "pk", flat=True
+            )
+        )
+        known.update(
+            _first_bloods(competition, Q(question__in=open_questions), by_need)
+        )
+    cache.set(key, (fingerprint, known), 86400)
+    return known
+
+
+def _solve_counts(competition: Competition, by_need: dict, only: Q) -> dict[int, int]:
+    """challenge id -> its public completions."""
+    # A one-question challenge's completions are its question's solves: one
+    # group per challenge instead of one per principal and challenge.
+    counts = dict(
+        _public_solves(competition)
+        .filter(only, question__challenge__in=by_need.get(1, []))
+        .values("question__challenge")
+        .annotate(n=Count("pk"))
+        .values_list("question__challenge", "n")
+    )
+    several = {n: ids for n, ids in by_need.items() if n > 1}
+    if several:
+        for (challenge_id,) in (
+            _completions(competition, several)
+            .filter(only)
+            .values_list("question__challenge")
+        ):
+            counts[challenge_id] = counts.get(challenge_id, 0) + 1
+    return counts
 
 
 def challenge_stats(
@@ -185,13 +260,17 @@ def challenge_stats(
             attempts=Count("pk"), wrong=Count("pk", filter=Q(result=Result.WRONG))
         )
     }
-    firsts = _first_bloods(competition, only)
-    names = _names(principal for principal, _, _ in firsts.values())
+    by_need = _questions_per_challenge()
+    solves = _solve_counts(competition, by_need, only)
+    firsts = first_bloods(competition, by_need)
+    if challenge:
+        firsts = {challenge.pk: firsts[challenge.pk]} if challenge.pk in firsts else {}
+    names = _names(principal for principal, _ in firsts.values())
     in_play = competition.challenge_set()
     if challenge:
         in_play = in_play.filter(pk=challenge.pk)
     in_play = set(in_play.values_list("pk", flat=True))
-    shown = {challenge.pk} if challenge else in_play | set(attempts) | set(firsts)
+    shown = {challenge.pk} if challenge else in_play | set(attempts) | set(solves)
     challenges = Challenge.objects.filter(pk__in=shown).values_list(
         "pk", "name", "category"
     )
@@ -207,7 +286,7 @@ def challenge_stats(
                 in_play=pk in in_play,
                 attempts=tried.get("attempts", 0),
                 wrong=tried.get("wrong", 0),
-                solves=first[2] if first else 0,
+                solves=solves.get(pk, 0),
                 first_blood=FirstBlood(first[0], names[first[0]], first[1])
                 if first
                 else None,
@@ -380,47 +459,6 @@ def latest_solves(competition: Competition, limit: int = 10) -> list[Solve]:
         .select_related("principal__team", "principal__user", "question__challenge")
         .order_by("-created_at")[:limit]
     )
-
-
-def first_bloods(competition: Competition) -> dict[int, tuple[int, datetime]]:
-    """challenge id -> (principal, time) of its first public completion: what
-    `challenge_stats` says, kept in the cache and brought up to date for the
-    price of the solves of challenges nobody completed yet.
-
-    A first blood stands while its principal stays on the board with its
-    solves; a ban, unban, hide or show (the set of principals off the board
-    changes) or a catalog change (what completes a challenge) starts afresh.
-    """
-    away = set(
-        Principal.objects.filter(competition=competition)
-        .filter(Q(is_banned=True) | Q(is_hidden=True))
-        .values_list("pk", flat=True)
-    )
-    key = f"stats:first-bloods:{competition.pk}"
-    fingerprint = (catalog_version(), away)
-    held = cache.get(key)
-    by_need = _questions_per_challenge()
-    if held is None or held[0] != fingerprint:
-        firsts = _first_bloods(competition, by_need=by_need)
-        known = {c: (p, at) for c, (p, at, _) in firsts.items()}
-    else:
-        known = held[1]
-        pairs = [Q(principal=p, question__challenge=c) for c, (p, _) in known.items()]
-        standing = set(
-            _completions(competition, by_need)
-            .filter(reduce(operator.or_, pairs, Q(pk__in=[])))
-            .values_list("question__challenge", "principal", "at")
-        )
-        known = {c: (p, at) for c, (p, at) in known.items() if (c, p, at) in standing}
-        open_questions = list(
-            Question.objects.exclude(challenge__in=list(known)).values_list(
-                "pk", flat=True
-            )
-        )
-        new = _first_bloods(competition, Q(question__in=open_questions), by_need)
-        known.update((c, (p, at)) for c, (p, at, _) in new.items())
-    cache.set(key, (fingerprint, known), 86400)
-    return known
 
 
 def latest_first_bloods(competition: Competition, limit: int = 10) -> list[dict]:
