@@ -307,6 +307,7 @@ class FeedbackQuery(serializers.Serializer):
     competition_id = competition_field(
         "Only reactions given in this competition; all if left out."
     )
+    reaction = serializers.ChoiceField(["up", "down"], required=False)
 
 
 class FeedbackListView(AdminView, ListAPIView):
@@ -325,6 +326,11 @@ class FeedbackListView(AdminView, ListAPIView):
         )
         if "competition_id" in params:
             feedback = feedback.filter(competition=params["competition_id"])
+        if "reaction" in params:
+            up = params["reaction"] == "up"
+            feedback = feedback.filter(
+                vote=Feedback.Vote.UP if up else Feedback.Vote.DOWN
+            )
         page = self.paginate_queryset(feedback)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

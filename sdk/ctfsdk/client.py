@@ -135,13 +135,16 @@ class AdminChallenges(_Area):
         challenge_id: int,
         *,
         competition_id: int | None = None,
+        reaction: str | None = None,
         offset: int = 0,
         limit: int = 50,
     ) -> Page[models.Feedback]:
+        """Players' reactions (`reaction`: "up" or "down"), newest first."""
         return self._get(
             Page[models.Feedback],
             f"admin/challenges/{challenge_id}/feedback",
             competition_id=competition_id,
+            reaction=reaction,
             offset=offset,
             limit=limit,
         )

@@ -160,16 +160,8 @@ class Question:
 
 
 @dataclass(frozen=True)
-class Challenge:
+class Challenge(Card):
     SCHEMA = "Challenge"
-    id: int
-    name: str | None
-    category: str | None
-    points: int | None
-    solve_count: int | None
-    solved: bool
-    locked: bool
-    explanation: str
     author: str
     description_html: str
     connection_info: str

@@ -141,7 +141,9 @@ def test_feedback_lists_every_reaction_and_filters_by_competition(staff):
         (captain.username, "Rooters", "up", "fun"),
         (member.username, "Rooters", "down", ""),
     }
+    downs = staff.get(A + f"challenges/{login.pk}/feedback", {"reaction": "down"})
     assert [f["user_id"] for f in in_finals] == [member.pk]
+    assert [f["user_id"] for f in downs.json()["items"]] == [member.pk]
     assert staff.get(A + "challenges/999999/feedback").status_code == 404
 
 
