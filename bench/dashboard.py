@@ -145,23 +145,45 @@ def main() -> None:
 
         cases = [
             ("dashboard page, warm", "/admin/", None, {}),
-            ("dashboard panels (htmx), warm", "/admin/dashboard/panels/", None,
-             {"HTTP_HX_REQUEST": "true"}),
-            ("dashboard panels (htmx), cold", "/admin/dashboard/panels/", cold,
-             {"HTTP_HX_REQUEST": "true"}),
+            (
+                "dashboard panels (htmx), warm",
+                "/admin/dashboard/panels/",
+                None,
+                {"HTTP_HX_REQUEST": "true"},
+            ),
+            (
+                "dashboard panels (htmx), cold",
+                "/admin/dashboard/panels/",
+                cold,
+                {"HTTP_HX_REQUEST": "true"},
+            ),
             ("statistics screen", "/admin/statistics/", None, {}),
-            ("statistics drawer (24 h)", f"/admin/statistics/{busiest}/", None,
-             {"HTTP_HX_REQUEST": "true"}),
-            ("API stats, limit=100", "/api/v1/admin/challenges/stats?limit=100",
-             None, {}),
-            ("API timeseries 24 h / 1 h", f"/api/v1/admin/challenges/{busiest}"
-             "/timeseries", None, {}),
+            (
+                "statistics drawer (24 h)",
+                f"/admin/statistics/{busiest}/",
+                None,
+                {"HTTP_HX_REQUEST": "true"},
+            ),
+            (
+                "API stats, limit=100",
+                "/api/v1/admin/challenges/stats?limit=100",
+                None,
+                {},
+            ),
+            (
+                "API timeseries 24 h / 1 h",
+                f"/api/v1/admin/challenges/{busiest}/timeseries",
+                None,
+                {},
+            ),
         ]
         print(f"{'request':34} {'median':>8} {'p95':>8} {'queries':>8}   (ms)")
         for name, url, before, headers in cases:
             times, queries = measure(client, url, args.runs, before, **headers)
-            print(f"{name:34} {statistics.median(times):8.1f} {p(times, 0.95):8.1f}"
-                  f" {queries:8d}")
+            print(
+                f"{name:34} {statistics.median(times):8.1f} {p(times, 0.95):8.1f}"
+                f" {queries:8d}"
+            )
         print(load(), f"| CPU canary {canary():.1f} ms")
 
 
