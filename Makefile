@@ -7,10 +7,11 @@ PORT ?= 8000
 
 .PHONY: run test test-deps lint install
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e ./sdk
 	touch $@
 
 install: $(VENV)/.installed

@@ -18,18 +18,9 @@ import statistics
 import sys
 import time
 
-from _common import load, summary, throwaway_database
+from _common import canary, load, summary, throwaway_database
 
 LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-
-
-def canary() -> float:
-    """Milliseconds for a 1e6-iteration Python loop: how fast this CPU is now."""
-    start = time.perf_counter()
-    total = 0
-    for i in range(1_000_000):
-        total += i
-    return (time.perf_counter() - start) * 1000
 
 
 def build(players: int):

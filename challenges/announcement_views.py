@@ -3,11 +3,12 @@ refreshed in place by htmx, as the scoreboard is) and `GET /api/v1/announcements
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from challenges.announcements import announcement_data, announcements_for
+from challenges.announcements import announcements_for
 
 # The newest announcement a browser has dismissed or read (set by the page's JS).
 SEEN_COOKIE = "announcements_seen"
@@ -36,8 +37,28 @@ def announcements(request: HttpRequest) -> HttpResponse:
     return render(request, "challenges/announcements.html", context)
 
 
-class AnnouncementListView(APIView):
+class AnnouncedChallengeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AnnouncementSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    body = serializers.CharField(allow_blank=True, help_text="Markdown.")
+    body_html = serializers.CharField(
+        source="html", allow_blank=True, help_text="Sanitized HTML."
+    )
+    challenge = AnnouncedChallengeSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class AnnouncementListView(ListAPIView):
     """The announcements the caller may read, newest first."""
 
+    serializer_class = AnnouncementSerializer
+
     def get(self, request: Request) -> Response:
-        return Response([announcement_data(a) for a in announcements_for(request.user)])
+        page = self.paginate_queryset(announcements_for(request.user))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -1,4 +1,4 @@
-"""Which announcements a player sees, and their JSON form (read-only).
+"""Which announcements a player sees (read-only).
 
 One tied to a challenge is shown only to players who may open that challenge
 (`challenge_access`, through the player's board): a locked or hidden
@@ -30,18 +30,3 @@ def announcements_for(user, competition: Competition | None = None) -> list:
     for announcement in announcements:
         announcement.html = render_markdown(announcement.body)
     return announcements
-
-
-def announcement_data(announcement: Announcement) -> dict:
-    challenge = announcement.challenge
-    return {
-        "id": announcement.pk,
-        "title": announcement.title,
-        "body": announcement.body,
-        "body_html": str(announcement.html),
-        "challenge": {"id": challenge.pk, "name": challenge.name}
-        if challenge
-        else None,
-        "created_at": announcement.created_at.isoformat(),
-        "updated_at": announcement.updated_at.isoformat(),
-    }

@@ -4,6 +4,10 @@ pages (hidden: 404; locked: 403 with the card and its explanation)."""
 
 from django.http import HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,14 +46,76 @@ def locked_response(locked: Locked) -> Response:
     )
 
 
-class ChallengeListView(APIView):
+class CardSerializer(serializers.Serializer):
+    """A board card (what `card_data` gives); name, category and points are
+    null on an anonymous locked card, the solve count on any locked one."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField(allow_null=True)
+    category = serializers.CharField(allow_null=True, allow_blank=True)
+    points = serializers.IntegerField(allow_null=True)
+    solve_count = serializers.IntegerField(allow_null=True)
+    solved = serializers.BooleanField()
+    locked = serializers.BooleanField()
+    explanation = serializers.CharField(
+        allow_blank=True, help_text="Why it is locked, in plain English."
+    )
+
+
+class LockedSerializer(CardSerializer):
+    error = serializers.CharField(help_text="`locked`")
+    detail = serializers.CharField()
+
+
+LOCKED = OpenApiResponse(LockedSerializer, description="Locked: the card and why.")
+
+
+class FileSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    url = serializers.URLField()
+
+
+class HintSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    cost = serializers.IntegerField()
+    content = serializers.CharField(allow_null=True, help_text="Null unless free.")
+    content_html = serializers.CharField(allow_null=True)
+
+
+class QuestionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    points = serializers.IntegerField()
+    solved = serializers.BooleanField()
+
+
+class ChallengeSerializer(CardSerializer):
+    author = serializers.CharField(allow_blank=True)
+    description_html = serializers.CharField(allow_blank=True)
+    connection_info = serializers.CharField(allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    files = FileSerializer(many=True)
+    hints = HintSerializer(many=True)
+    questions = QuestionSerializer(many=True)
+
+
+class ChallengeListView(ListAPIView):
+    """The board as the caller sees it; locked cards last."""
+
+    serializer_class = CardSerializer
+
     def get(self, request: Request) -> Response:
-        return Response(
-            [card_data(card) for card in player_board(request.user).cards()]
-        )
+        cards = self.paginate_queryset(player_board(request.user).cards())
+        return self.get_paginated_response([card_data(card) for card in cards])
 
 
 class ChallengeDetailView(APIView):
+    @extend_schema(responses={200: ChallengeSerializer, 403: LOCKED})
     def get(self, request: Request, challenge_id: int) -> Response:
         try:
             board, card = open_card(request.user, challenge_id)
@@ -104,6 +170,16 @@ class ChallengeFileView(APIView):
     """A handout for scripts (`Authorization: Token`); the URL is the file's id,
     so it stays the same across rescans."""
 
+    @extend_schema(
+        responses={
+            (200, "*/*"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The file; text handouts come with the caller's "
+                "flags filled in.",
+            ),
+            403: LOCKED,
+        }
+    )
     def get(self, request: Request, challenge_id: int, file_id: int) -> HttpResponse:
         try:
             board, card = open_card(request.user, challenge_id)

@@ -22,6 +22,13 @@ class BanPolicy(models.TextChoices):
     BAN_BOTH = "both", "Ban the submitter and the flag's owner"
 
 
+class CompetitionPhase(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    RUNNING = "running", "Running"
+    FROZEN = "frozen", "Running, scoreboard frozen"
+    ENDED = "ended", "Ended"
+
+
 class CompetitionQuerySet(models.QuerySet):
     def default(self) -> "Competition":
         """The deployment's default competition: open, teams and solo players.
@@ -130,6 +137,26 @@ class Competition(models.Model):
     def is_frozen(self, now=None) -> bool:
         """Whether the public scoreboard is frozen at `now`."""
         return self.freeze_at is not None and self.freeze_at <= (now or timezone.now())
+
+    def phase(self, now=None) -> str:
+        """Where the event stands: not started, running, frozen or ended."""
+        now = now or timezone.now()
+        if self.starts_at and now < self.starts_at:
+            return CompetitionPhase.NOT_STARTED
+        if self.ends_at and now >= self.ends_at:
+            return CompetitionPhase.ENDED
+        return (
+            CompetitionPhase.FROZEN if self.is_frozen(now) else CompetitionPhase.RUNNING
+        )
+
+    def next_change(self, now=None):
+        """The time the phase changes next (the start, or the end), if any."""
+        now = now or timezone.now()
+        if self.starts_at and now < self.starts_at:
+            return self.starts_at
+        if self.ends_at and now < self.ends_at:
+            return self.ends_at
+        return None
 
     def plays_as(self, user) -> str | None:
         """How `user` takes part: "team", "solo", or None if the mode excludes them."""

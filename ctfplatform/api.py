@@ -1,9 +1,11 @@
 """The REST API root (`/api/v1/`): each app contributes its routes here, and
 every error, from DRF or Django, answers as JSON `{"error": code, "detail": text}`."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, include, path, re_path, resolve
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -13,6 +15,11 @@ from challenges.announcement_views import AnnouncementListView
 
 def exception_handler(exc, context) -> Response | None:
     """Give DRF errors one shape: a machine code and a human message."""
+    if isinstance(exc, DjangoValidationError):  # a service refused the input
+        return Response(
+            {"error": exc.code or "invalid", "detail": " ".join(exc.messages)},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -49,6 +56,11 @@ def not_found(request: HttpRequest, exception=None) -> HttpResponse:
 
 
 urlpatterns = [
+    # OpenAPI 3 (drf-spectacular) and its Swagger UI, served from here.
+    path("schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"
+    ),
     path("", include("audit.api_urls")),
     path("", include("challenges.api_urls")),
     path("", include("scoring.api_urls")),

@@ -22,6 +22,3 @@ urlpatterns = [
     path("admin-tools/requirements/", include("requirements.urls")),
     path("api/v1/", include("ctfplatform.api")),
 ]
-
-admin.site.site_header = "CTF platform administration"
-admin.site.site_title = "CTF admin"

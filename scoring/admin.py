@@ -56,6 +56,10 @@ class AdjustForm(forms.Form):
     )
 
 
+class BanForm(forms.Form):
+    reason = forms.CharField(max_length=200, help_text="Kept in the audit log.")
+
+
 class ResetForm(forms.Form):
     question = forms.ModelChoiceField(
         queryset=Question.objects.select_related("challenge")
@@ -141,6 +145,11 @@ class PrincipalAdmin(admin.ModelAdmin):
                 name="scoring_principal_adjust",
             ),
             path(
+                "<int:pk>/ban/",
+                view(self.ban_view),
+                name="scoring_principal_ban",
+            ),
+            path(
                 "<int:pk>/reset-attempts/",
                 view(self.reset_view),
                 name="scoring_principal_reset_attempts",
@@ -178,6 +187,23 @@ class PrincipalAdmin(admin.ModelAdmin):
             return f"{data['delta']:+d} points for {principal} (admin:{data['note']})."
 
         return self._form_view(request, pk, AdjustForm, "Adjust the score", apply)
+
+    def ban_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Ban, or unban a banned principal, with a reason (two steps: the form,
+        then the change); the dashboard's cheat records link here."""
+        banned = Principal.objects.filter(pk=pk, is_banned=True).exists()
+
+        def apply(principal, data):
+            principal_set_banned(
+                principal=principal,
+                banned=not banned,
+                actor=request.user,
+                reason=data["reason"],
+            )
+            return f"{principal} {'unbanned' if banned else 'banned'}."
+
+        title = "Lift the ban" if banned else "Ban"
+        return self._form_view(request, pk, BanForm, title, apply)
 
     def reset_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         def apply(principal, data):

@@ -78,7 +78,7 @@ def test_the_events_api_is_staff_only(organizer, solo):
             {"type": "USER_BAN_TOGGLED"},
             HTTP_AUTHORIZATION=f"Token {staff_token}",
         )
-        .json()
+        .json()["items"]
     )
     assert [e["message"] for e in events] == ["banned by hand"]
     assert events[0]["user"] == "solo" and events[0]["severity"] == "warning"

@@ -114,15 +114,15 @@ def test_the_api_lists_announcements(solo):
     response = Client().get("/api/v1/announcements", HTTP_AUTHORIZATION=f"Bearer {raw}")
 
     assert response.status_code == 200
-    assert response.json() == [
+    assert response.json()["items"] == [
         {
             "id": announcement.pk,
             "title": "Warmup fixed",
             "body": "Try **again**.",
             "body_html": "<p>Try <strong>again</strong>.</p>",
             "challenge": {"id": challenge.pk, "name": "Warmup"},
-            "created_at": announcement.created_at.isoformat(),
-            "updated_at": announcement.updated_at.isoformat(),
+            "created_at": announcement.created_at.isoformat().replace("+00:00", "Z"),
+            "updated_at": announcement.updated_at.isoformat().replace("+00:00", "Z"),
         }
     ]
     assert Client().get("/api/v1/announcements").status_code == 401

@@ -89,7 +89,8 @@ def test_it_lists_what_the_board_shows(api, board):
     response = api.get(LIST)
 
     assert response.status_code == 200
-    assert response.json() == [
+    assert response.json()["total"] == 3
+    assert response.json()["items"] == [
         {
             "id": board["warmup"].pk,
             "name": "Warmup",
@@ -125,10 +126,19 @@ def test_it_lists_what_the_board_shows(api, board):
     ]
 
 
+def test_it_lists_the_board_a_page_at_a_time(api, board):
+    first = api.get(LIST, {"limit": 2}).json()
+    rest = api.get(LIST, {"offset": 2, "limit": 2}).json()
+
+    assert [c["name"] for c in first["items"]] == ["Warmup", "Preview"]
+    assert [c["name"] for c in rest["items"]] == [None]  # the anonymous card
+    assert (first["total"], rest["total"], rest["offset"]) == (3, 3, 2)
+
+
 def test_it_lists_everything_open_once_the_requirement_is_met(solo, api, board):
     solve(principal_of(solo), board["warmup"])
 
-    data = api.get(LIST).json()
+    data = api.get(LIST).json()["items"]
 
     assert [(c["name"], c["locked"], c["solved"]) for c in data] == [
         ("Warmup", False, True),
@@ -174,7 +184,7 @@ def test_a_hidden_challenge_is_not_found(api, board, which):
 
 
 def test_staff_get_every_visible_challenge_open(organizer, board):
-    data = api_client(organizer).get(LIST).json()
+    data = api_client(organizer).get(LIST).json()["items"]
 
     assert [(c["name"], c["locked"]) for c in data] == [
         ("Warmup", False),
@@ -234,7 +244,7 @@ def test_it_shows_no_challenges_before_the_competition_starts(api, board):
     listed = api.get(LIST)
     opened = api.get(detail(board["warmup"]))
 
-    assert listed.json() == []
+    assert listed.json()["items"] == []
     assert opened.status_code == 404
 
 

@@ -124,6 +124,7 @@ def _challenge_sets(world: World) -> list[dict]:
             "challenge_id": c.pk,
             "file_id": c.files.first().pk,
             "hint_id": c.hints.first().pk,
+            "question_id": c.questions.first().pk,
         }
         for c in world.challenges
     ]
@@ -133,6 +134,9 @@ FILL = {
     "challenge_id": _challenge_sets,
     "file_id": _challenge_sets,
     "hint_id": _challenge_sets,
+    "question_id": _challenge_sets,
+    "competition_id": lambda w: [{"competition_id": w.own.competition_id}],
+    "team_id": lambda w: [{"team_id": w.rival.team_id}],
     "principal_id": lambda w: [
         {"principal_id": w.rival.pk},
         {"principal_id": w.own.pk},

@@ -1,0 +1,36 @@
+"""ctfsdk: the Python client of the CTF platform's REST API.
+
+from ctfsdk import Client
+
+client = Client("https://ctf.example.org", token="ctf_...")
+for row in client.admin.challenges.stats(limit=100).items:
+    print(row.name, row.solves)
+"""
+
+from ctfsdk.client import Client
+from ctfsdk.errors import (
+    APIError,
+    AuthenticationFailed,
+    BadRequest,
+    ConnectionFailed,
+    CtfSdkError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+)
+from ctfsdk.models import Page
+
+__all__ = [
+    "APIError",
+    "AuthenticationFailed",
+    "BadRequest",
+    "Client",
+    "ConnectionFailed",
+    "CtfSdkError",
+    "NotFound",
+    "Page",
+    "PermissionDenied",
+    "RateLimited",
+    "ServerError",
+]

@@ -1,0 +1,393 @@
+"""`Client(base_url, token)`: the platform's API as methods with typed answers.
+
+Player routes hang off the client (`me`, `challenges`, `scoreboard`,
+`announcements`), organizer routes off `client.admin` (staff tokens only). A
+namespace is a small class per area; the nodes and instances issues add
+theirs (`admin.tasks`, `admin.nodes`, `admin.instances`, the build and pull
+methods of `admin.challenges`) beside these.
+"""
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from ctfsdk import models
+from ctfsdk.http import Transport
+from ctfsdk.models import Page, parse
+
+
+def _when(value: datetime | str | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+class _Area:
+    def __init__(self, transport: Transport):
+        self._http = transport
+
+    def _get(self, model, path: str, **params):
+        return parse(model, self._http.request("GET", path, params=params))
+
+    def _post(self, model, path: str, body: dict | None = None):
+        return parse(model, self._http.request("POST", path, body=body or {}))
+
+
+class Challenges(_Area):
+    """The board and its challenges, as the token's user sees them."""
+
+    def list(self, offset: int = 0, limit: int = 50) -> Page[models.Card]:
+        return self._get(Page[models.Card], "challenges", offset=offset, limit=limit)
+
+    def get(self, challenge_id: int) -> models.Challenge:
+        return self._get(models.Challenge, f"challenges/{challenge_id}")
+
+    def attempt(
+        self, challenge_id: int, flag: str, *, question: int | None = None
+    ) -> models.AttemptResult:
+        """Submit a flag; a lockout raises RateLimited (with `retry_after`)."""
+        body = {"flag": flag} | ({"question": question} if question else {})
+        return self._post(
+            models.AttemptResult, f"challenges/{challenge_id}/attempt", body
+        )
+
+    def download(self, challenge_id: int, file_id: int) -> bytes:
+        """A handout's bytes (text ones with the caller's flags filled in)."""
+        return self._http.request(
+            "GET", f"challenges/{challenge_id}/files/{file_id}", raw=True
+        )
+
+
+class AdminChallenges(_Area):
+    def list(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        state: str | None = None,
+        category: str | None = None,
+        search: str | None = None,
+        problem: bool | None = None,
+    ) -> Page[models.AdminChallenge]:
+        return self._get(
+            Page[models.AdminChallenge],
+            "admin/challenges",
+            offset=offset,
+            limit=limit,
+            state=state,
+            category=category,
+            search=search,
+            problem=problem,
+        )
+
+    def get(self, challenge_id: int) -> models.AdminChallengeDetail:
+        return self._get(
+            models.AdminChallengeDetail, f"admin/challenges/{challenge_id}"
+        )
+
+    def hide(self, challenge_id: int) -> models.StateChange:
+        return self._post(models.StateChange, f"admin/challenges/{challenge_id}/hide")
+
+    def show(self, challenge_id: int) -> models.StateChange:
+        return self._post(models.StateChange, f"admin/challenges/{challenge_id}/show")
+
+    def rescan(self, *, dry_run: bool = False) -> models.RescanReport:
+        """Reload the catalog from disk and say what changed."""
+        return self._post(
+            models.RescanReport, "admin/challenges/rescan", {"dry_run": dry_run}
+        )
+
+    def stats(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        competition_id: int | None = None,
+        ordering: str = "board",
+    ) -> Page[models.ChallengeStats]:
+        """Attempts, wrong attempts, solves and first blood per challenge;
+        `ordering` is a column, "-" first for descending."""
+        return self._get(
+            Page[models.ChallengeStats],
+            "admin/challenges/stats",
+            offset=offset,
+            limit=limit,
+            competition_id=competition_id,
+            ordering=ordering,
+        )
+
+    def timeseries(
+        self,
+        challenge_id: int,
+        *,
+        window: int = 86400,
+        bucket: int = 3600,
+        competition_id: int | None = None,
+    ) -> models.Timeseries:
+        """Attempts and solves per `bucket` seconds over the last `window`."""
+        return self._get(
+            models.Timeseries,
+            f"admin/challenges/{challenge_id}/timeseries",
+            window=window,
+            bucket=bucket,
+            competition_id=competition_id,
+        )
+
+    def feedback(
+        self,
+        challenge_id: int,
+        *,
+        competition_id: int | None = None,
+        reaction: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[models.Feedback]:
+        """Players' reactions (`reaction`: "up" or "down"), newest first."""
+        return self._get(
+            Page[models.Feedback],
+            f"admin/challenges/{challenge_id}/feedback",
+            competition_id=competition_id,
+            reaction=reaction,
+            offset=offset,
+            limit=limit,
+        )
+
+    def reset_question_attempts(
+        self,
+        team_id: int,
+        challenge_id: int,
+        question_id: int,
+        *,
+        reason: str,
+        competition_id: int | None = None,
+    ) -> models.AttemptReset:
+        """A fresh wrong-attempt budget for the team on one question."""
+        body = {"reason": reason}
+        if competition_id is not None:
+            body["competition_id"] = competition_id
+        return self._post(
+            models.AttemptReset,
+            f"admin/teams/{team_id}/questions/{challenge_id}/{question_id}"
+            "/reset-attempts",
+            body,
+        )
+
+
+class Competitions(_Area):
+    def list(self, offset: int = 0, limit: int = 50) -> Page[models.Competition]:
+        return self._get(
+            Page[models.Competition], "admin/competitions", offset=offset, limit=limit
+        )
+
+    def get(self, competition_id: int) -> models.Competition:
+        return self._get(models.Competition, f"admin/competitions/{competition_id}")
+
+    def freeze(
+        self, competition_id: int, *, at: datetime | None = None
+    ) -> models.Competition:
+        """Freeze the public scoreboard now, or schedule it for `at`."""
+        body = {"at": _when(at)} if at else {}
+        return self._post(
+            models.Competition, f"admin/competitions/{competition_id}/freeze", body
+        )
+
+    def unfreeze(self, competition_id: int) -> models.Competition:
+        return self._post(
+            models.Competition, f"admin/competitions/{competition_id}/unfreeze"
+        )
+
+
+class Principals(_Area):
+    """Teams and solo players with their live scores."""
+
+    def list(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        competition_id: int | None = None,
+        kind: str | None = None,
+        banned: bool | None = None,
+        hidden: bool | None = None,
+        search: str | None = None,
+        ordering: str = "id",
+    ) -> Page[models.Principal]:
+        return self._get(
+            Page[models.Principal],
+            "admin/principals",
+            offset=offset,
+            limit=limit,
+            competition_id=competition_id,
+            kind=kind,
+            banned=banned,
+            hidden=hidden,
+            search=search,
+            ordering=ordering,
+        )
+
+    def get(self, principal_id: int) -> models.Principal:
+        return self._get(models.Principal, f"admin/principals/{principal_id}")
+
+    def ban(self, principal_id: int, *, reason: str = "") -> models.PrincipalChange:
+        return self._post(
+            models.PrincipalChange,
+            f"admin/principals/{principal_id}/ban",
+            {"reason": reason},
+        )
+
+    def unban(self, principal_id: int, *, reason: str = "") -> models.PrincipalChange:
+        return self._post(
+            models.PrincipalChange,
+            f"admin/principals/{principal_id}/unban",
+            {"reason": reason},
+        )
+
+    def adjust_score(
+        self, principal_id: int, delta: int, *, note: str
+    ) -> models.Principal:
+        """Add `delta` points (negative to take away); `note` says why."""
+        return self._post(
+            models.Principal,
+            f"admin/principals/{principal_id}/adjust-score",
+            {"delta": delta, "note": note},
+        )
+
+
+class Submissions(_Area):
+    def list(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        competition_id: int | None = None,
+        result: str | None = None,
+        category: str | None = None,
+        challenge_id: int | None = None,
+        question_id: int | None = None,
+        principal_id: int | None = None,
+        team_id: int | None = None,
+        user_id: int | None = None,
+        ip: str | None = None,
+        flag_sha256: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page[models.Submission]:
+        """Flag attempts, newest first; every filter is optional."""
+        return self._get(
+            Page[models.Submission],
+            "admin/submissions",
+            offset=offset,
+            limit=limit,
+            competition_id=competition_id,
+            result=result,
+            category=category,
+            challenge_id=challenge_id,
+            question_id=question_id,
+            principal_id=principal_id,
+            team_id=team_id,
+            user_id=user_id,
+            ip=ip,
+            flag_sha256=flag_sha256,
+            since=_when(since),
+            until=_when(until),
+        )
+
+
+class Events(_Area):
+    def list(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        type: str | None = None,
+        severity: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page[models.Event]:
+        """The audit log, newest first."""
+        return self._get(
+            Page[models.Event],
+            "admin/events",
+            offset=offset,
+            limit=limit,
+            type=type,
+            severity=severity,
+            since=_when(since),
+            until=_when(until),
+        )
+
+
+class Admin:
+    """Organizer routes (a staff account's token)."""
+
+    def __init__(self, transport: Transport):
+        self.challenges = AdminChallenges(transport)
+        self.competitions = Competitions(transport)
+        self.principals = Principals(transport)
+        self.submissions = Submissions(transport)
+        self.events = Events(transport)
+        # The nodes and instances issues add tasks, nodes and instances here.
+
+
+class Client:
+    """The API of the platform at `base_url`, as the token's user.
+
+    Every request gives up after `timeout` seconds; a server that cannot be
+    reached is tried `retries` more times (backing off from `backoff`
+    seconds), a POST only when it surely never arrived. Errors raise
+    `ctfsdk.APIError` subclasses carrying the status and the server's message.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+    ):
+        self._http = Transport(
+            base_url, token, timeout=timeout, retries=retries, backoff=backoff
+        )
+        self.challenges = Challenges(self._http)
+        self.admin = Admin(self._http)
+
+    def me(self) -> models.Me:
+        return parse(models.Me, self._http.request("GET", "me"))
+
+    def scoreboard(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        filter: str = "all",
+        live: bool = False,
+    ) -> models.Scoreboard:
+        """The public standings (`filter`: all, team or solo; `live`: staff
+        see the live board while it is frozen)."""
+        data = self._http.request(
+            "GET",
+            "scoreboard",
+            params={"offset": offset, "limit": limit, "filter": filter, "live": live},
+        )
+        return parse(models.Scoreboard, data)
+
+    def announcements(
+        self, offset: int = 0, limit: int = 50
+    ) -> Page[models.Announcement]:
+        data = self._http.request(
+            "GET", "announcements", params={"offset": offset, "limit": limit}
+        )
+        return parse(Page[models.Announcement], data)
+
+    @staticmethod
+    def every(
+        list_method: Callable[..., Page], page_size: int = 200, **filters
+    ) -> Iterator:
+        """Every item of a list, page after page: `client.every(
+        client.admin.submissions.list, result="wrong")`."""
+        offset = 0
+        while True:
+            page = list_method(offset=offset, limit=page_size, **filters)
+            yield from page.items
+            offset += len(page.items)
+            if not page.items or not page.has_more:
+                return
