@@ -37,9 +37,12 @@ class Relay:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, after: float = 0) -> "Relay":
+        listening = threading.Event()
+
         def run():
             time.sleep(after)
             self._listener = socket.create_server(("127.0.0.1", self.port))
+            listening.set()
             while True:
                 try:
                     client, _ = self._listener.accept()
@@ -51,6 +54,8 @@ class Relay:
                 ).start()
 
         threading.Thread(target=run, daemon=True).start()
+        if not after:  # a client may connect at once: never refuse it
+            listening.wait(5)
         return self
 
     def _serve(self, client: socket.socket) -> None:
