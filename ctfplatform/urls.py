@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("challenges/", include("challenges.urls")),
     path("challenges/", include("scoring.urls")),
+    path("challenges/", include("nodes.urls")),
     path("scoreboard/", include("scoring.scoreboard_urls")),
     path("announcements/", include("challenges.announcement_urls")),
     path("admin/", admin.site.urls),
