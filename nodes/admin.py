@@ -501,7 +501,22 @@ class InstanceAdmin(ReadOnlyAdmin):
                 view(self.running_view),
                 name="nodes_instance_running",
             ),
+            path(
+                "latency/<int:challenge_id>/",
+                view(self.latency_view),
+                name="nodes_instance_latency",
+            ),
         ] + super().get_urls()
+
+    def latency_view(self, request: HttpRequest, challenge_id: int) -> HttpResponse:
+        """A challenge's latency histogram, for the statistics drawer's slot."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        challenge = get_object_or_404(Challenge, pk=challenge_id)
+        if not is_instanced(challenge):
+            return HttpResponse("")
+        context = latency_context(challenge.pk)
+        return TemplateResponse(request, "admin/nodes/instance/_latency.html", context)
 
     def running_view(self, request: HttpRequest) -> HttpResponse:
         """The dashboard's instances slot: active instances per node."""
@@ -530,7 +545,7 @@ def _ms(value: int | None) -> str:
     return f"{value} ms" if value < 10_000 else f"{value / 1000:.1f} s"
 
 
-def latency_rows(challenge_id: int) -> list[dict]:
+def latency_context(challenge_id: int) -> dict:
     """The latency histogram's buckets, labelled, with bar widths in percent."""
     buckets = latency_histogram(challenge_id=challenge_id)
     most = max((b["count"] for b in buckets), default=0)
@@ -541,7 +556,7 @@ def latency_rows(challenge_id: int) -> list[dict]:
         width = 100 * bucket["count"] // most if most else 0
         rows.append({"label": label, "count": bucket["count"], "width": width})
         lower = upper
-    return rows
+    return {"latency_rows": rows, "latency_started": most > 0}
 
 
 # Challenges: build and pull state, trust.
@@ -707,10 +722,7 @@ class NodesChallengeAdmin(ChallengeAdmin):
             ]
             extra["node_images"] = [s for s in states if s.status != NOT_NEEDED]
             if is_instanced(challenge):
-                extra["latency_rows"] = latency_rows(challenge.pk)
-                extra["latency_started"] = any(
-                    r["count"] for r in extra["latency_rows"]
-                )
+                extra.update(latency_context(challenge.pk))
         return super().change_view(request, object_id, form_url, extra)
 
 
