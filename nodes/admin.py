@@ -42,6 +42,7 @@ from nodes.services.instances import InstanceRefused, instance_extend, instance_
 from nodes.services.nodes import node_check, node_save, node_set_enabled
 from nodes.services.tasks import TaskError, task_submit
 from nodes.views import is_instanced
+from scoring.models import Principal
 
 
 def _size(value: int | None) -> str:
@@ -315,10 +316,28 @@ _STATUS_COLOUR = {
 }
 
 
+class PrincipalFilter(admin.SimpleListFilter):
+    """The teams and solo players that have instances, named in one query."""
+
+    title = "principal"
+    parameter_name = "principal__id__exact"
+
+    def lookups(self, request, model_admin):
+        principals = Principal.objects.filter(
+            pk__in=Instance.objects.values("principal_id")
+        ).select_related("team", "user")
+        return sorted(((p.pk, str(p)) for p in principals), key=lambda c: c[1].lower())
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(principal_id=self.value())
+        return queryset
+
+
 @admin.register(Instance)
 class InstanceAdmin(ReadOnlyAdmin):
     list_display = [
-        "__str__",
+        "number",
         "principal",
         "challenge",
         "node",
@@ -333,7 +352,7 @@ class InstanceAdmin(ReadOnlyAdmin):
         "status",
         "node",
         "challenge",
-        ("principal", admin.RelatedOnlyFieldListFilter),
+        PrincipalFilter,
         "competition",
     ]
     list_select_related = [
@@ -399,6 +418,10 @@ class InstanceAdmin(ReadOnlyAdmin):
             for _, options in self.get_fieldsets(request, obj)
             for f in options["fields"]
         ]
+
+    @admin.display(description="instance", ordering="pk")
+    def number(self, instance: Instance) -> str:
+        return f"#{instance.pk}"
 
     @admin.display(description="status", ordering="status")
     def state(self, instance: Instance) -> str:
@@ -545,6 +568,10 @@ def _ms(value: int | None) -> str:
     return f"{value} ms" if value < 10_000 else f"{value / 1000:.1f} s"
 
 
+def _bound(ms: int) -> str:
+    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:g} s"
+
+
 def latency_context(challenge_id: int) -> dict:
     """The latency histogram's buckets, labelled, with bar widths in percent."""
     buckets = latency_histogram(challenge_id=challenge_id)
@@ -552,7 +579,7 @@ def latency_context(challenge_id: int) -> dict:
     rows, lower = [], None
     for bucket in buckets:
         upper = bucket["le_ms"]
-        label = f"≤ {_ms(upper)}" if upper is not None else f"> {_ms(lower)}"
+        label = f"≤ {_bound(upper)}" if upper is not None else f"> {_bound(lower)}"
         width = 100 * bucket["count"] // most if most else 0
         rows.append({"label": label, "count": bucket["count"], "width": width})
         lower = upper

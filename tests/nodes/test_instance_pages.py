@@ -176,7 +176,7 @@ def test_the_principals_limit_is_said_plainly(login, solo, alpha, catalog):
     catalog.rescan()
     box, two = built("pwn/box", "pwn/box-two")
     Competition.objects.filter(pk=Competition.objects.default().pk).update(
-        instance_max_concurrent=1
+        instance_max_per_principal=1
     )
     client = login(solo)
     post(client, box, "start")
