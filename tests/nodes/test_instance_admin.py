@@ -3,8 +3,8 @@ start's log), the latency histogram on a challenge's page and the dashboard's
 running-instances slot."""
 
 import re
-from html import unescape
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.db import connection

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from challenges.models import Challenge, Competition
 from nodes.models import Instance, InstanceStatus
@@ -18,6 +19,12 @@ from .conftest import wait_until
 from .instance_world import built, instanced, read_banner
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+# A box that says something and exits at once: the start fails.
+DOCKERFILE_EXITING = """\
+FROM scratch
+COPY busybox /bin/busybox
+CMD ["/bin/busybox", "sh", "-c", "echo no flag for you; exit 3"]
+"""
 
 
 @pytest.fixture
@@ -46,7 +53,8 @@ def running_panel(client: Client, challenge: Challenge) -> str:
     """The panel once the instance runs (the page polls the same route)."""
     wait_until(lambda: status_of(panel(client, challenge)) != "starting", 60)
     html = panel(client, challenge)
-    assert status_of(html) == "running", html
+    errors = list(Instance.objects.values_list("status", "error"))
+    assert status_of(html) == "running", errors
     return html
 
 
@@ -156,7 +164,7 @@ def refusal(user, challenge) -> InstanceRefused:
 def shows_refusal(client, challenge, refused: InstanceRefused) -> str:
     html = post(client, challenge, "start").content.decode()
     assert 'role="alert"' in html
-    assert refused.message and refused.message in html
+    assert refused.message and escape(refused.message) in html
     assert status_of(html) != "running"
     return html
 
@@ -238,4 +246,99 @@ def test_the_buttons_answer_only_post(login, solo, box):
         assert (
             client.get(reverse(f"instances:{action}", args=[box.pk])).status_code == 405
         )
+    assert not Instance.objects.exists()
+
+
+def limits(**fields) -> Competition:
+    competition = Competition.objects.default()
+    Competition.objects.filter(pk=competition.pk).update(**fields)
+    return competition
+
+
+def test_the_extend_button_shows_only_when_extending_can_work(
+    login, solo, alpha, catalog
+):
+    instanced(catalog, extra="  lifetime: 300\n")
+    catalog.rescan()
+    (box,) = built("pwn/box")
+    limits(instance_extension=600, instance_max_extensions=1)
+    client = login(solo)
+    post(client, box, "start")
+    html = running_panel(client, box)
+    assert 'name="extend"' in html and "1 extension left" in html
+    before = Instance.objects.get().expires_at
+
+    extended = post(client, box, "extend").content.decode()
+    assert 'role="alert"' not in extended
+    assert Instance.objects.get().expires_at > before
+    assert 'name="extend"' not in extended  # no extension left
+
+    again = post(client, box, "extend").content.decode()
+    assert "cannot be extended any more" in again
+    assert Instance.objects.get().extensions == 1
+
+
+def test_extending_early_in_the_lifetime_says_when_it_will_work(login, solo, box):
+    limits(instance_extension=60)
+    client = login(solo)
+    post(client, box, "start")
+    html = running_panel(client, box)
+    assert 'name="extend"' not in html
+    refused = post(client, box, "extend").content.decode()
+    assert "You can extend once 1 minute(s) or less are left." in refused
+    assert status_of(refused) == "running"
+
+
+def test_a_restart_replaces_the_instance_with_a_fresh_one(login, solo, box, daemons):
+    client = login(solo)
+    post(client, box, "start")
+    running_panel(client, box)
+    first = Instance.objects.get()
+
+    post(client, box, "restart")
+    running_panel(client, box)
+    fresh = Instance.objects.exclude(pk=first.pk).get()
+    first.refresh_from_db()
+    assert fresh.status == InstanceStatus.RUNNING
+    assert first.status in (InstanceStatus.STOPPING, InstanceStatus.STOPPED)
+    wait_until(
+        lambda: (
+            not daemons["alpha"].docker(
+                "ps", "-aq", "--filter", f"label=ctf.instance={first.pk}"
+            )
+        ),
+        30,
+        "the old containers to go",
+    )
+
+
+def test_a_failed_start_shows_the_player_a_sentence_and_never_the_log(
+    login, solo, alpha, catalog
+):
+    instanced(catalog)
+    catalog.write(
+        "pwn/box/Dockerfile",
+        DOCKERFILE_EXITING,
+    )
+    catalog.rescan()
+    (box,) = built("pwn/box")
+    client = login(solo)
+    post(client, box, "start")
+    wait_until(lambda: status_of(panel(client, box)) not in ("starting",), 60)
+    html = panel(client, box)
+    instance = Instance.objects.get()
+    assert instance.status == InstanceStatus.FAILED, instance.status
+    assert instance.log_tail  # the organizers' side has the container's lines
+    assert status_of(html) == "failed"
+    assert escape(instance.message) in html
+    assert "no flag for you" not in html and escape(instance.error) not in html
+    assert "Start instance" in html
+
+
+def test_a_player_without_a_team_in_a_teams_only_event_is_told_to_join(
+    login, solo, box
+):
+    limits(play_mode="teams")
+    html = post(login(solo), box, "start").content.decode()
+    assert "Join a team" in html
     assert not Instance.objects.exists()
