@@ -1,6 +1,7 @@
 """A player starts and stops their instance on the challenge's page in headless
-Chromium: the panel goes from the button to the connection line and back in
-place (htmx), with no reload, and the box answers on the line it shows."""
+Chromium, with a real Celery worker doing the work: the panel polls itself from
+starting to running and from stopping to stopped, in place (htmx, no reload),
+and the box answers on the line it shows."""
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -29,12 +30,29 @@ def panel_status(browser) -> str:
     return browser.find_element(By.ID, "instance-panel").get_attribute("data-status")
 
 
+# Every status the panel shows, in order, whatever swaps it.
+WATCH = """
+window.notReloaded = true;
+window.statuses = [];
+const note = () => {
+  const panel = document.getElementById("instance-panel");
+  const status = panel && panel.dataset.status;
+  if (status && window.statuses[window.statuses.length - 1] !== status) {
+    window.statuses.push(status);
+  }
+};
+note();
+new MutationObserver(note).observe(document.body, {childList: true, subtree: true});
+"""
+
+
 def test_a_player_starts_and_stops_an_instance_in_place(
-    live_server, browser, captain, box
+    live_server, browser, captain, box, start_worker
 ):
+    start_worker()
     log_in(browser, live_server, captain)
     browser.get(f"{live_server.url}{box.get_absolute_url()}")
-    browser.execute_script("window.notReloaded = true;")
+    browser.execute_script(WATCH)
     assert panel_status(browser) == "none"
 
     browser.find_element(By.CSS_SELECTOR, "#instance-panel button[name=start]").click()
@@ -52,6 +70,11 @@ def test_a_player_starts_and_stops_an_instance_in_place(
     wait.until(lambda d: panel_status(d) == "stopped")
     assert browser.find_elements(By.CSS_SELECTOR, "#instance-panel button[name=start]")
     assert Instance.objects.get().status == InstanceStatus.STOPPED
+    statuses = browser.execute_script("return window.statuses;")
+    # Starting came back from the click and running from the polling; the
+    # worker may finish a stop before the click's answer is drawn.
+    assert statuses[:3] == ["none", "starting", "running"]
+    assert statuses[3:] in (["stopping", "stopped"], ["stopped"])
     assert browser.execute_script("return window.notReloaded === true;")
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
