@@ -73,7 +73,7 @@ def panel_context(user, challenge, competition, refusal: str = "") -> dict:
         "challenge": challenge,
         "instance": view,
         "refusal": refusal,
-        "team": getattr(user, "team_id", None) is not None,
+        "team": competition.plays_as(user) == "team",
         "left": time_left(view["seconds_left"]) if status == "running" else "",
         "expires_at": datetime.fromisoformat(expires_at) if expires_at else None,
         "ended": ENDED.get(status, ""),

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from challenges.models import Challenge
+from challenges.models import Challenge, Competition
 from nodes.models import Instance, InstanceStatus, Node, NodeStatus
 from nodes.services.instances import instance_start
 from tests.challenges.factories import make_challenge
@@ -234,3 +234,38 @@ def test_the_extend_action_moves_the_end_and_counts_the_extension(
     assert instance.expires_at > before
     assert instance.expires_at - before <= timedelta(hours=24)
     assert timezone.now() < instance.expires_at
+
+
+def test_the_statistics_drawer_slot_loads_the_same_histogram(admin_client, rows):
+    web = rows["running"].challenge
+    Instance.objects.filter(pk=rows["running"].pk).update(latency_ms=180)
+    drawer = admin_client.get(reverse("admin:statistics-drawer", args=[web.pk]))
+    slot_url = reverse("admin:nodes_instance_latency", args=[web.pk])
+    assert slot_url in drawer.content.decode()
+    slot = admin_client.get(slot_url).content.decode()
+    assert 'data-bucket="≤ 250 ms"><td>≤ 250 ms</td><td>1</td>' in slot
+    plain = make_challenge("Plain")
+    latency = reverse("admin:nodes_instance_latency", args=[plain.pk])
+    assert admin_client.get(latency).content == b""
+
+
+def test_stopping_nothing_active_says_so(admin_client, rows):
+    response = admin_client.post(
+        reverse("admin:nodes_instance_changelist"),
+        {"action": "stop_instances", "_selected_action": [rows["failed"].pk]},
+    )
+    assert "nothing to stop" in response.content.decode()
+
+
+def test_the_competition_page_has_the_instance_limits(admin_client, db):
+    competition = Competition.objects.default()
+    page = admin_client.get(
+        reverse("admin:challenges_competition_change", args=[competition.pk])
+    ).content.decode()
+    for field in (
+        "instance_lifetime",
+        "instance_extension",
+        "instance_max_extensions",
+        "instance_max_per_principal",
+    ):
+        assert f'name="{field}"' in page
