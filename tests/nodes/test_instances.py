@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import threading
 import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from challenges.models import Challenge, Competition
@@ -28,7 +31,7 @@ from nodes.services.nodes import node_check
 from scoring.models import Result
 from tests.scoring.factories import attempt, player
 
-from .conftest import kill_daemon
+from .conftest import kill_daemon, wait_until
 
 # Serve $FLAG (and the name of the service) to every connection on port 9000.
 SERVE = (
@@ -361,3 +364,150 @@ def test_a_restart_gives_a_fresh_instance(daemons, alpha, catalog, players):
     assert first.status == InstanceStatus.STOPPED
     assert second.status == InstanceStatus.RUNNING and second.pk != first.pk
     assert running(daemons["alpha"]) == [second.containers["challenge"][:12]]
+
+
+def test_starts_racing_for_one_team_make_one_instance(daemons, alpha, catalog):
+    challenge = instanced(catalog, "pwn/race")
+    user = player("racer")
+    barrier = threading.Barrier(6)
+    ids = []
+
+    def press() -> None:
+        barrier.wait()
+        try:
+            ids.append(instance_start(user=user, challenge=challenge).pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=press) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(ids) == 6 and len(set(ids)) == 1
+    assert Instance.objects.get().status == InstanceStatus.RUNNING
+    assert len(running(daemons["alpha"])) == 1
+
+
+def test_a_start_whose_worker_died_is_failed_and_cleaned(daemons, alpha, catalog):
+    challenge = instanced(catalog, "pwn/orphaned")
+    user = player("orphan")
+    instance = start(user, challenge)
+    # As a killed worker leaves it: still starting, a container up, long ago.
+    Instance.objects.filter(pk=instance.pk).update(
+        status=InstanceStatus.STARTING,
+        requested_at=timezone.now() - timedelta(hours=1),
+    )
+
+    instances_reap()
+
+    instance.refresh_from_db()
+    assert instance.status == InstanceStatus.FAILED
+    assert "too long" in instance.message and "worker" in instance.error
+    assert daemons["alpha"].docker("ps", "-aq", "--filter", "label=ctf.instance") == ""
+
+
+def test_it_times_the_first_connect_when_the_spec_has_a_health_check(
+    daemons, alpha, catalog
+):
+    challenge = instanced(catalog, "pwn/healthy", files={"healthcheck.sh": "true\n"})
+    spec = catalog.root / "pwn/healthy/challenge.yml"
+    spec.write_text(spec.read_text() + "healthcheck: healthcheck.sh\n")
+    catalog.rescan()
+    challenge.refresh_from_db()
+
+    instance = start(player("healthy"), challenge)
+
+    assert instance.status == InstanceStatus.RUNNING, instance.error
+    assert instance.connected_at is not None
+    assert instance.connect_ms >= instance.latency_ms
+
+
+# A dynamic flag rotated while Redis does not answer.
+
+
+class DurableRedis:
+    """A private redis-server with an append-only file: stopped and started
+    again, it comes back with the keys it had (as a production Redis does)."""
+
+    def __init__(self, folder) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.folder = folder
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.server = None
+        self.start()
+
+    def start(self) -> None:
+        self.server = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
+            + ["--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_until(lambda: _answers(self.port), 10, "redis")
+
+    def stop(self) -> None:
+        self.server.kill()
+        self.server.wait()
+
+
+@pytest.fixture
+def durable_redis(settings, tmp_path):
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis (make test provides it)")
+    redis = DurableRedis(tmp_path)
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": redis.url}}
+    try:
+        with override_settings(REDIS_URL=redis.url, CACHES=caches):
+            yield redis
+    finally:
+        redis.stop()
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_a_dynamic_flag_rotated_with_redis_down_is_the_one_accepted(
+    daemons, alpha, catalog, players, durable_redis
+):
+    from django_redis import get_redis_connection
+
+    from scoring.derivation import flag_hash
+    from scoring.flags import flags_reindex, flags_repair
+    from scoring.models import CheatKind, CheatRecord
+
+    challenge = instanced(
+        catalog, "pwn/rotating", instance="{ports: [9000], flag: dynamic}"
+    )
+    user, other = players
+    flags_reindex()
+    first = start(user, challenge)
+    old = read_port(alpha.host, first.ports[0]["host_port"]).split()[0]
+    instance_stop(instance=first, actor=user)
+    redis = get_redis_connection("default")
+    assert redis.get(f"flag_owner:{flag_hash(old)}").decode().endswith(":current")
+
+    durable_redis.stop()
+    second = start(user, challenge)
+    new = read_port(alpha.host, second.ports[0]["host_port"]).split()[0]
+    durable_redis.start()
+
+    assert second.status == InstanceStatus.RUNNING and new != old
+    # Redis missed the rotation: its index still calls the old flag current...
+    assert redis.get(f"flag_owner:{flag_hash(old)}").decode().endswith(":current")
+    # ...yet the table decides: the old flag is wrong, the new one scores.
+    assert attempt(user, challenge, old).result == Result.WRONG
+    assert attempt(user, challenge, new).result == Result.CORRECT
+    # The minute's repair puts Redis right, so a replay by another team is seen.
+    assert flags_repair() >= 2
+    assert redis.get(f"flag_owner:{flag_hash(old)}").decode().endswith(":rotated")
+    assert attempt(other, challenge, old).result == Result.WRONG
+    assert CheatRecord.objects.get().kind == CheatKind.REPLAY
