@@ -282,7 +282,7 @@ def _guard(user, challenge, competition):
     access = challenge_access(challenge, RequirementContext(user, principal))
     if not access.is_open:
         raise InstanceRefused("locked", "This challenge is locked.")
-    if not (challenge.services or {}).get("instance"):
+    if (challenge.services or {}).get("instance") is None:
         raise InstanceRefused(
             "not_instanced", "This challenge has no instance to start."
         )
