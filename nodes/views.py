@@ -43,7 +43,7 @@ DONE = {
     "start": "Starting your instance…",
     "restart": "Restarting your instance…",
     "extend": "Instance extended.",
-    "stop": "Instance stopped.",
+    "stop": "Stopping your instance…",
 }
 
 

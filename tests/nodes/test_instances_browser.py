@@ -63,6 +63,7 @@ def test_a_player_starts_and_stops_an_instance_in_place(
     flag = own_flag(principal_of(captain), box.questions.get())
     assert read_banner(host, int(port)) == flag
     assert "left" in browser.find_element(By.CSS_SELECTOR, ".time-left").text
+    assert "{" not in browser.find_element(By.TAG_NAME, "main").text
 
     browser.find_element(By.CSS_SELECTOR, "#instance-panel button[name=stop]").click()
     wait.until(expected_conditions.alert_is_present())
