@@ -107,7 +107,7 @@ def test_while_starting_the_panel_polls_itself_and_stops_once_running(
     assert 'hx-trigger="every 1s"' not in panel(client, box)
 
 
-def test_teammates_share_one_instance_and_any_member_stops_it(
+def test_teammates_share_one_instance_any_member_extends_and_stops_it(
     login, captain, member, box
 ):
     cap, mem = login(captain), login(member)
@@ -118,6 +118,13 @@ def test_teammates_share_one_instance_and_any_member_stops_it(
     seen = running_panel(mem, box)
     assert connection(seen) == connection(first)
     assert Instance.objects.filter(status=InstanceStatus.RUNNING).count() == 1
+
+    # By default an instance lives one extension step: extending works at once.
+    assert 'name="extend"' in seen
+    post(mem, box, "extend")
+    assert Instance.objects.get().extensions == 1
+    after = panel(cap, box)  # the captain sees the hour it has now
+    assert "59 min left" in after and 'name="extend"' not in after
 
     post(mem, box, "stop")
     wait_until(lambda: status_of(panel(cap, box)) == "stopped", 30)
