@@ -374,9 +374,7 @@ def _first_connect(instance: Instance, node: Node, port: int) -> None:
     """Record the first successful TCP connect on the first published port."""
     deadline = time.monotonic() + CONNECT_TIMEOUT
     while time.monotonic() < deadline:
-        try:
-            socket.create_connection((node.host, port), timeout=1).close()
-        except OSError:
+        if not _answers(node.host, port):
             time.sleep(0.05)
             continue
         now = timezone.now()
@@ -385,6 +383,20 @@ def _first_connect(instance: Instance, node: Node, port: int) -> None:
             connect_ms=int((now - instance.requested_at).total_seconds() * 1000),
         )
         return
+
+
+def _answers(host: str, port: int) -> bool:
+    """A connection that stays open (or sends) is served; one closed at once is
+    Docker's port proxy finding nothing listening behind it yet."""
+    try:
+        with socket.create_connection((host, port), timeout=1) as conn:
+            conn.settimeout(0.2)
+            try:
+                return conn.recv(1) != b""
+            except TimeoutError:
+                return True
+    except OSError:
+        return False
 
 
 # Rows.
