@@ -103,8 +103,23 @@ def test_while_starting_the_panel_polls_itself_and_stops_once_running(
     html = panel(client, box)
     assert 'hx-trigger="every 1s"' in html
     assert reverse("instances:panel", args=[box.pk]) in html
+    assert 'name="cancel"' in html
     Instance.objects.filter(pk=instance.pk).update(status=InstanceStatus.RUNNING)
     assert 'hx-trigger="every 1s"' not in panel(client, box)
+
+
+def test_a_start_can_be_cancelled_while_it_is_starting(login, solo, box, daemons):
+    client = login(solo)
+    instance_start(user=solo, challenge=box)
+    instance = Instance.objects.get()
+    # As if the worker had not got to it yet.
+    Instance.objects.filter(pk=instance.pk).update(status=InstanceStatus.STARTING)
+    html = post(client, box, "stop").content.decode()
+    assert status_of(html) in ("stopping", "stopped")
+    wait_until(lambda: status_of(panel(client, box)) == "stopped", 30)
+    assert not daemons["alpha"].docker(
+        "ps", "-aq", "--filter", f"label=ctf.instance={instance.pk}"
+    )
 
 
 def test_teammates_share_one_instance_any_member_extends_and_stops_it(
