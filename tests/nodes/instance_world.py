@@ -4,9 +4,12 @@ answers every connection with the instance's $FLAG, the principal's derived flag
 The Dockerfile carries no nonce, so its content hash (and tag) stays the same
 from test to test and the daemons build it once per run."""
 
+import os
 import shutil
 import socket
 import time
+
+import pytest
 
 from challenges.models import Challenge
 from nodes.models import TaskKind
@@ -68,3 +71,20 @@ def read_banner(host: str, port: int, timeout: float = 15) -> str:
         if time.monotonic() > deadline:
             raise AssertionError(f"nothing answered on {host}:{port}")
         time.sleep(0.2)
+
+
+@pytest.fixture
+def no_leftovers(request):
+    """Remove the instance containers and networks a test left on the daemons:
+    the database is emptied after each test, the engines are not."""
+    harness = os.environ.get("TEST_DOCKER_NODES")
+    daemons = request.getfixturevalue("daemons") if harness else {}
+    yield
+    for daemon in daemons.values():
+        for kind, listing in (("container", "-aq"), ("network", "-q")):
+            found = daemon.docker(
+                kind, "ls", listing, "--filter", "label=ctf.instance", check=False
+            )
+            for ident in found.split():
+                force = ["-f"] if kind == "container" else []
+                daemon.docker(kind, "rm", *force, ident, check=False)

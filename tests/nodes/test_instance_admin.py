@@ -19,7 +19,13 @@ from tests.challenges.factories import make_challenge
 from tests.scoring.factories import player, principal_of
 
 from .conftest import wait_until
-from .instance_world import built, instanced
+from .instance_world import (
+    built,
+    instanced,
+    no_leftovers,  # noqa: F401 (fixture)
+)
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 INSTANCED = {
     "services": [{"name": "challenge", "build": "."}],

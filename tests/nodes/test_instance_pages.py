@@ -16,7 +16,14 @@ from nodes.services.instances import InstanceRefused, instance_start
 from tests.scoring.factories import own_flag, principal_of
 
 from .conftest import wait_until
-from .instance_world import built, instanced, read_banner
+from .instance_world import (
+    built,
+    instanced,
+    no_leftovers,  # noqa: F401 (fixture)
+    read_banner,
+)
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 # A box that says something and exits at once: the start fails.

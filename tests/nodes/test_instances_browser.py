@@ -14,9 +14,14 @@ from tests.browser import needs_chromium
 from tests.scoring.factories import own_flag, principal_of
 from tests.scoring.test_detail_browser import log_in
 
-from .instance_world import built, instanced, read_banner
+from .instance_world import (
+    built,
+    instanced,
+    no_leftovers,  # noqa: F401 (fixture)
+    read_banner,
+)
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.usefixtures("no_leftovers")]
 
 
 @pytest.fixture
