@@ -358,7 +358,7 @@ def _run(ep, spec: docker_client.ContainerSpec) -> str:
 def _network(ep, name: str, labels: dict, *, no_egress: bool) -> None:
     """Create the instance's network on a free /28 of INSTANCES_SUBNETS."""
     pool = list(ipaddress.ip_network(settings.INSTANCES_SUBNETS).subnets(new_prefix=28))
-    for _ in range(8):
+    for attempt in range(8):
         subnet = str(random.choice(pool))  # noqa: S311 (not a secret)
         try:
             docker_client.network_create(
@@ -367,6 +367,13 @@ def _network(ep, name: str, labels: dict, *, no_egress: bool) -> None:
             return
         except docker_client.SubnetTaken:
             continue
+        except docker_client.NodeError as error:
+            # Engines sharing a host's iptables (a busy test machine) now and
+            # then fail to program the NAT chain: once more, then give up.
+            if "iptables" not in str(error) or attempt >= 2:
+                raise
+            docker_client.network_remove(ep, name)
+            time.sleep(0.2)
     raise StartFailed(_sorry(), "no free subnet found for the instance's network")
 
 
