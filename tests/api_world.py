@@ -1,7 +1,8 @@
 """A small event for the API tests (routes, schema, schemathesis, the SDK): a
 catalog of two challenges (one with a hint, one of two questions and a
 handout), a team that solved one, a solo player with wrong flags and
-feedback, announcements, a second competition, and tokens for an organizer
+feedback, announcements, a second competition, two nodes nobody can reach
+(one disabled), two finished background tasks, and tokens for an organizer
 and a player: two or more of everything a list shows."""
 
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from challenges.models import (
     Question,
 )
 from challenges.services import announcement_save, catalog_rescan, feedback_set
+from nodes.models import BackgroundTask, Node, NodeStatus, TaskKind, TaskStatus
 from scoring.models import Principal
 from tests.challenges.factories import team_with_players, write_spec
 from tests.scoring.factories import attempt
@@ -57,6 +59,8 @@ class World:
     door: Question
     safe: Question
     handout: ChallengeFile
+    node: Node
+    task: BackgroundTask
     staff_token: str
     player_token: str  # the solo player's
     captain_token: str
@@ -70,6 +74,8 @@ class World:
             "principal_id": self.team_principal.pk,
             "competition_id": self.competition.pk,
             "file_id": self.handout.pk,
+            "node_id": self.node.pk,
+            "task_id": self.task.pk,
         }
 
 
@@ -102,6 +108,19 @@ def build_world(catalog: Path, settings) -> World:
             announcement=Announcement(competition=competition, title=title),
             actor=organizer,
         )
+    # Sockets that do not exist: a check or a build fails at once, saying so.
+    node = Node.objects.create(
+        name="north", url="unix:///nonexistent/north.sock", status=NodeStatus.OFFLINE
+    )
+    Node.objects.create(name="south", url="unix:///nonexistent/s.sock", enabled=False)
+    BackgroundTask.objects.create(kind=TaskKind.RESCAN, status=TaskStatus.SUCCEEDED)
+    task = BackgroundTask.objects.create(
+        kind=TaskKind.BUILD,
+        params={"challenges": [vault.pk]},
+        status=TaskStatus.FAILED,
+        error="No node is enabled.",
+        created_by=organizer,
+    )
     return World(
         competition=competition,
         organizer=organizer,
@@ -114,6 +133,8 @@ def build_world(catalog: Path, settings) -> World:
         door=vault.questions.get(key="door"),
         safe=vault.questions.get(key="safe"),
         handout=vault.files.get(),
+        node=node,
+        task=task,
         staff_token=token_create(user=organizer)[1],
         player_token=token_create(user=solo)[1],
         captain_token=token_create(user=captain)[1],

@@ -18,6 +18,7 @@ from ctfsdk.errors import (
     PermissionDenied,
     RateLimited,
     ServerError,
+    TaskTimeout,
 )
 from ctfsdk.models import Page
 
@@ -33,4 +34,5 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "ServerError",
+    "TaskTimeout",
 ]

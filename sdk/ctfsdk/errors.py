@@ -59,6 +59,17 @@ class ConnectionFailed(CtfSdkError):
     client's retries; `__cause__` is the last network error."""
 
 
+class TaskTimeout(CtfSdkError, TimeoutError):
+    """`client.admin.tasks.wait` gave up; `task` is the last record read."""
+
+    def __init__(self, task, timeout: float):
+        self.task = task
+        super().__init__(
+            f"task {task.id} still {task.status} after {timeout:g} s "
+            f"({task.progress.done}/{task.progress.total} done)"
+        )
+
+
 _BY_STATUS = {
     400: BadRequest,
     401: AuthenticationFailed,
