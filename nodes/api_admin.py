@@ -7,7 +7,7 @@ one selector of `nodes.selectors`, as the admin and the commands do."""
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -242,7 +242,7 @@ class StateQuery(serializers.Serializer):
     )
 
 
-class _StateView(AdminView, GenericAPIView):
+class _StateView(AdminView, ListAPIView):
     kind = ""
     serializer_class = ImageStateSerializer
 
