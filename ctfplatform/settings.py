@@ -232,6 +232,7 @@ SPECTACULAR_SETTINGS = {
         "OutcomeStatusEnum": "nodes.models.OutcomeStatus",
         "ImageKindEnum": "nodes.models.ImageKind",
         "NodeStatusEnum": "nodes.models.NodeStatus",
+        "InstanceStatusEnum": "nodes.models.InstanceStatus",
         "ImageStatusEnum": "nodes.models.ImageStatus",
         "PrincipalKindEnum": "scoring.models.PrincipalKind",
     },

@@ -20,10 +20,13 @@ from challenges.api_admin import (
 )
 from challenges.models import Challenge
 from challenges.services import catalog_rescan
+from nodes.api import REFUSED, InstanceSerializer, refused
 from nodes.models import (
     BackgroundTask,
     ImageKind,
     ImageStatus,
+    Instance,
+    InstanceStatus,
     Node,
     NodeStatus,
     OutcomeStatus,
@@ -33,9 +36,12 @@ from nodes.models import (
 from nodes.selectors import (
     NOT_NEEDED,
     challenge_image_states,
+    instance_record,
+    latency_histogram,
     node_record,
     task_record,
 )
+from nodes.services.instances import InstanceRefused, instance_extend, instance_stop
 from nodes.services.nodes import node_check
 from nodes.services.tasks import task_submit
 
@@ -331,3 +337,120 @@ class NodeCheckView(AdminView):
     def post(self, request: Request, node_id: int) -> Response:
         node = get_object_or_404(Node, pk=node_id)
         return Response(node_record(node_check(node=node)))
+
+
+# Instances
+
+
+class NamedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class InstanceRecordSerializer(InstanceSerializer):
+    """`nodes.selectors.instance_record`: the player's view and what went on."""
+
+    principal = NamedSerializer()
+    challenge = NamedSerializer()
+    competition = serializers.IntegerField()
+    node = serializers.CharField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    log_tail = serializers.CharField(allow_blank=True)
+    containers = serializers.DictField(
+        child=serializers.CharField(), help_text="`{service: container id}`."
+    )
+    network = serializers.CharField(allow_blank=True)
+    latency_ms = serializers.IntegerField(
+        allow_null=True, help_text="Request to running."
+    )
+    connect_ms = serializers.IntegerField(
+        allow_null=True, help_text="Request to the first connection."
+    )
+    connected_at = serializers.DateTimeField(allow_null=True)
+    extensions = serializers.IntegerField()
+    started_by = serializers.CharField(allow_null=True)
+    stopped_at = serializers.DateTimeField(allow_null=True)
+
+
+class InstanceQuery(serializers.Serializer):
+    status = serializers.ChoiceField(InstanceStatus.choices, required=False)
+    node_id = serializers.IntegerField(required=False)
+    challenge_id = serializers.IntegerField(required=False)
+    principal_id = serializers.IntegerField(required=False)
+    competition_id = serializers.IntegerField(required=False)
+
+
+class InstanceListView(AdminView, ListAPIView):
+    """Instances, newest request first."""
+
+    serializer_class = InstanceRecordSerializer
+
+    @extend_schema(parameters=[InstanceQuery])
+    def get(self, request: Request) -> Response:
+        params = query(InstanceQuery, request)
+        instances = Instance.objects.filter(**params).select_related(
+            "principal__team",
+            "principal__user",
+            "challenge",
+            "competition",
+            "node",
+            "started_by",
+        )
+        page = self.paginate_queryset(instances)
+        return self.get_paginated_response([instance_record(i) for i in page])
+
+
+class _InstanceActionView(AdminView):
+    def act(self, instance: Instance, actor) -> Instance:
+        raise NotImplementedError
+
+    @extend_schema(request=None, responses={200: InstanceRecordSerializer, **REFUSED})
+    def post(self, request: Request, instance_id: int) -> Response:
+        instance = get_object_or_404(Instance, pk=instance_id)
+        try:
+            instance = self.act(instance, request.user)
+        except InstanceRefused as error:
+            return refused(error)
+        return Response(instance_record(instance))
+
+
+class InstanceStopView(_InstanceActionView):
+    """Stop the instance and remove its containers (audited)."""
+
+    def act(self, instance: Instance, actor) -> Instance:
+        return instance_stop(instance=instance, actor=actor)
+
+
+class InstanceExtendView(_InstanceActionView):
+    """Push the expiry back by one step, at any point of the lifetime (never
+    past the competition's end)."""
+
+    def act(self, instance: Instance, actor) -> Instance:
+        return instance_extend(instance=instance, actor=actor)
+
+
+class LatencyBucketSerializer(serializers.Serializer):
+    le_ms = serializers.IntegerField(
+        allow_null=True, help_text="The upper bound; null: above the last one."
+    )
+    count = serializers.IntegerField()
+
+
+class LatencySerializer(serializers.Serializer):
+    buckets = LatencyBucketSerializer(many=True)
+
+
+class LatencyQuery(serializers.Serializer):
+    challenge_id = serializers.IntegerField(
+        required=False, help_text="One challenge's starts; every one if left out."
+    )
+    competition_id = serializers.IntegerField(required=False)
+
+
+class LatencyHistogramView(AdminView):
+    """How long instances took from the request to running, in fixed buckets."""
+
+    @extend_schema(parameters=[LatencyQuery], responses=LatencySerializer)
+    def get(self, request: Request) -> Response:
+        params = query(LatencyQuery, request)
+        return Response({"buckets": latency_histogram(**params)})

@@ -1,8 +1,20 @@
 from django.urls import path
 
 from nodes import api_admin as admin
+from nodes.api import InstanceExtendView, InstanceView
 
 urlpatterns = [
+    path(
+        "challenges/<int:challenge_id>/instance",
+        InstanceView.as_view(),
+        name="api-instance",
+    ),
+    path(
+        "challenges/<int:challenge_id>/instance/extend",
+        InstanceExtendView.as_view(),
+        name="api-instance-extend",
+    ),
+    # Organizers
     path(
         "admin/challenges/rescan",
         admin.RescanView.as_view(),
@@ -43,6 +55,24 @@ urlpatterns = [
         "admin/tasks/<int:task_id>",
         admin.TaskDetailView.as_view(),
         name="api-admin-task",
+    ),
+    path(
+        "admin/challenges/latency-histogram",
+        admin.LatencyHistogramView.as_view(),
+        name="api-admin-challenges-latency",
+    ),
+    path(
+        "admin/instances", admin.InstanceListView.as_view(), name="api-admin-instances"
+    ),
+    path(
+        "admin/instances/<int:instance_id>/stop",
+        admin.InstanceStopView.as_view(),
+        name="api-admin-instance-stop",
+    ),
+    path(
+        "admin/instances/<int:instance_id>/extend",
+        admin.InstanceExtendView.as_view(),
+        name="api-admin-instance-extend",
     ),
     path("admin/nodes", admin.NodeListView.as_view(), name="api-admin-nodes"),
     path(

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal, overload
 
 from ctfsdk import models
-from ctfsdk.errors import TaskTimeout
+from ctfsdk.errors import NotFound, TaskTimeout
 from ctfsdk.http import Transport
 from ctfsdk.models import Page, parse
 
@@ -49,6 +49,27 @@ class Challenges(_Area):
         return self._post(
             models.AttemptResult, f"challenges/{challenge_id}/attempt", body
         )
+
+    def instance(self, challenge_id: int) -> models.Instance | None:
+        """The caller's instance (the active one, else the latest), or None."""
+        try:
+            return self._get(models.Instance, f"challenges/{challenge_id}/instance")
+        except NotFound as missing:
+            if missing.error == "no_instance":
+                return None
+            raise
+
+    def instance_start(self, challenge_id: int) -> models.Instance:
+        """Start the caller's (team's) instance, or get the active one; a
+        refusal raises Conflict (`error`: limit, no_node, over, ...)."""
+        return self._post(models.Instance, f"challenges/{challenge_id}/instance")
+
+    def instance_extend(self, challenge_id: int) -> models.Instance:
+        return self._post(models.Instance, f"challenges/{challenge_id}/instance/extend")
+
+    def instance_stop(self, challenge_id: int) -> models.Instance:
+        answer = self._http.request("DELETE", f"challenges/{challenge_id}/instance")
+        return parse(models.Instance, answer)
 
     def download(self, challenge_id: int, file_id: int) -> bytes:
         """A handout's bytes (text ones with the caller's flags filled in)."""
@@ -119,6 +140,17 @@ class AdminChallenges(_Area):
     def pull_all(self, *, competition_id: int | None = None) -> models.Task:
         return self._post(
             models.Task, "admin/challenges/pull-all", competition_id=competition_id
+        )
+
+    def latency_histogram(
+        self, *, challenge_id: int | None = None, competition_id: int | None = None
+    ) -> models.Latency:
+        """Instance starts' request-to-running times in fixed buckets."""
+        return self._get(
+            models.Latency,
+            "admin/challenges/latency-histogram",
+            challenge_id=challenge_id,
+            competition_id=competition_id,
         )
 
     def build_state(
@@ -416,6 +448,43 @@ class Tasks(_Area):
         return current
 
 
+class Instances(_Area):
+    """Every principal's instances."""
+
+    def list(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        status: str | None = None,
+        node_id: int | None = None,
+        challenge_id: int | None = None,
+        principal_id: int | None = None,
+        competition_id: int | None = None,
+    ) -> Page[models.InstanceRecord]:
+        """Instances, newest request first; every filter is optional."""
+        return self._get(
+            Page[models.InstanceRecord],
+            "admin/instances",
+            offset=offset,
+            limit=limit,
+            status=status,
+            node_id=node_id,
+            challenge_id=challenge_id,
+            principal_id=principal_id,
+            competition_id=competition_id,
+        )
+
+    def stop(self, instance_id: int) -> models.InstanceRecord:
+        return self._post(models.InstanceRecord, f"admin/instances/{instance_id}/stop")
+
+    def extend(self, instance_id: int) -> models.InstanceRecord:
+        """One more extension step, at any time (never past the end)."""
+        return self._post(
+            models.InstanceRecord, f"admin/instances/{instance_id}/extend"
+        )
+
+
 class Nodes(_Area):
     """The Docker hosts challenges are built and run on."""
 
@@ -452,6 +521,7 @@ class Admin:
         self.events = Events(transport)
         self.tasks = Tasks(transport)
         self.nodes = Nodes(transport)
+        self.instances = Instances(transport)
 
 
 class Client:

@@ -42,8 +42,13 @@ class NotFound(APIError):
     """404: no such object, or one the caller may not know exists."""
 
 
+class Conflict(APIError):
+    """409: the server refused in this state (`error` says why: e.g. `limit`,
+    `no_node`, `not_active`, `extend_not_yet`)."""
+
+
 class RateLimited(APIError):
-    """429: too many wrong flags; try again after `retry_after` seconds."""
+    """429: too many tries; try again after `retry_after` seconds."""
 
     def __init__(self, status, error, detail, body=None):
         super().__init__(status, error, detail, body)
@@ -75,6 +80,7 @@ _BY_STATUS = {
     401: AuthenticationFailed,
     403: PermissionDenied,
     404: NotFound,
+    409: Conflict,
     429: RateLimited,
 }
 

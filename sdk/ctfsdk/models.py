@@ -593,3 +593,80 @@ class Node:
     memory: int | None
     disk_free: int | None
     last_seen_at: datetime | None
+
+
+# Instances
+
+
+@dataclass(frozen=True)
+class InstancePort:
+    SCHEMA = "InstancePort"
+    service: str
+    port: int
+    host_port: int
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A per-team instance as its player sees it: `status` is starting,
+    running, stopping, stopped, expired, failed or lost; `connection` says how
+    to connect once it runs."""
+
+    SCHEMA = "Instance"
+    id: int
+    status: str
+    message: str
+    host: str
+    ports: list[InstancePort]
+    connection: str
+    expires_at: datetime | None
+    seconds_left: int | None
+    can_extend: bool
+    extensions_left: int
+    requested_at: datetime
+    running_at: datetime | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ("starting", "running")
+
+
+@dataclass(frozen=True)
+class Named:
+    SCHEMA = "Named"
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class InstanceRecord(Instance):
+    SCHEMA = "InstanceRecord"
+    principal: Named
+    challenge: Named
+    competition: int
+    node: str | None
+    error: str
+    log_tail: str
+    containers: dict[str, str]
+    network: str
+    latency_ms: int | None
+    connect_ms: int | None
+    connected_at: datetime | None
+    extensions: int
+    started_by: str | None
+    stopped_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LatencyBucket:
+    """Starts that took at most `le_ms` (None: longer than the last bound)."""
+
+    SCHEMA = "LatencyBucket"
+    le_ms: int | None
+    count: int
+
+
+@dataclass(frozen=True)
+class Latency:
+    SCHEMA = "Latency"
+    buckets: list[LatencyBucket]

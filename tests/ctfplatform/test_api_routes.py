@@ -22,6 +22,10 @@ ROUTES = {
         "flag": "CTF{no}",
         "question": world.door.pk,
     },
+    ("GET", P + "challenges/{challenge_id}/instance"): None,
+    ("POST", P + "challenges/{challenge_id}/instance"): {},
+    ("POST", P + "challenges/{challenge_id}/instance/extend"): {},
+    ("DELETE", P + "challenges/{challenge_id}/instance"): None,
     ("GET", P + "announcements"): None,
     ("GET", P + "scoreboard"): None,
     ("GET", P + "admin/events"): None,
@@ -38,6 +42,10 @@ ROUTES = {
     ("GET", P + "admin/challenges/pull-state"): None,
     ("GET", P + "admin/tasks"): None,
     ("GET", P + "admin/tasks/{task_id}"): None,
+    ("GET", P + "admin/challenges/latency-histogram"): None,
+    ("GET", P + "admin/instances"): None,
+    ("POST", P + "admin/instances/{instance_id}/stop"): {},
+    ("POST", P + "admin/instances/{instance_id}/extend"): {},
     ("GET", P + "admin/nodes"): None,
     ("POST", P + "admin/nodes/{node_id}/check"): {},
     ("GET", P + "admin/challenges/stats"): None,
@@ -81,14 +89,21 @@ LISTS = [
         "pull-state",
         "tasks",
         "nodes",
+        "instances",
     }
 ]
-# Routes that submit a background task answer 202 with its record.
-ACCEPTED = {
-    ("POST", P + "admin/challenges/{challenge_id}/build"),
-    ("POST", P + "admin/challenges/build-all"),
-    ("POST", P + "admin/challenges/{challenge_id}/pull"),
-    ("POST", P + "admin/challenges/pull-all"),
+# What a staff call answers when it is not 200: routes that submit a task
+# answer 202 with its record; the organizer has no instance, and Vault has no
+# instance settings, so the instance routes answer the services' refusals.
+STAFF_ANSWERS = {
+    ("POST", P + "admin/challenges/{challenge_id}/build"): 202,
+    ("POST", P + "admin/challenges/build-all"): 202,
+    ("POST", P + "admin/challenges/{challenge_id}/pull"): 202,
+    ("POST", P + "admin/challenges/pull-all"): 202,
+    ("GET", P + "challenges/{challenge_id}/instance"): 404,
+    ("POST", P + "challenges/{challenge_id}/instance"): 409,
+    ("POST", P + "challenges/{challenge_id}/instance/extend"): 409,
+    ("DELETE", P + "challenges/{challenge_id}/instance"): 409,
 }
 ADMIN = [route for route in ROUTES if route[1].startswith(P + "admin/")]
 
@@ -104,6 +119,8 @@ def call(world, method, path, token=None, body=None, **params):
     body = body(world) if callable(body) else body
     if method == "GET":
         return Client().get(url, params, **headers)
+    if method == "DELETE":
+        return Client().delete(url, **headers)
     return Client().post(url, body or {}, content_type="application/json", **headers)
 
 
@@ -150,7 +167,7 @@ def test_organizer_routes_answer_403_to_players(world, method, path):
 def test_every_route_serves_staff(world, method, path):
     response = call(world, method, path, world.staff_token, ROUTES[method, path])
 
-    expected = 202 if (method, path) in ACCEPTED else 200
+    expected = STAFF_ANSWERS.get((method, path), 200)
     assert response.status_code == expected, response.content[:500]
 
 
@@ -159,7 +176,7 @@ def test_every_route_serves_staff(world, method, path):
 )
 def test_an_unknown_object_is_a_json_404(world, method, path):
     url = path.replace("{challenge_id}", "999999").replace("{principal_id}", "999999")
-    for name in ("competition_id", "team_id", "node_id", "task_id"):
+    for name in ("competition_id", "team_id", "node_id", "task_id", "instance_id"):
         url = url.replace("{" + name + "}", "999999")
 
     response = call(world, method, url, world.staff_token, ROUTES[method, path])
