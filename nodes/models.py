@@ -412,13 +412,14 @@ class Instance(models.Model):
         """Why extending now cannot work, as (code, sentence), or None if it can.
 
         Players may extend only in the last part of the lifetime (the
-        extension step or less left); admins any time. Never past the end.
+        extension step or less left), admins at any time; never more often
+        than the competition allows, nor past its end.
         """
         now = now or timezone.now()
         competition = self.competition
         if self.status != InstanceStatus.RUNNING or self.expires_at is None:
             return "not_active", "There is no running instance to extend."
-        if self.extensions >= competition.instance_max_extensions and not admin:
+        if self.extensions >= competition.instance_max_extensions:
             return "extend_max", "This instance cannot be extended any more."
         if competition.ends_at and self.expires_at >= competition.ends_at:
             return "extend_max", "The instance already lasts until the end."
