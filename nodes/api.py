@@ -1,7 +1,8 @@
 """Player routes of instances: `challenges/{id}/instance` (GET, POST to start,
 DELETE to stop) and `challenges/{id}/instance/extend`, acting as the token's
 user with the pages' guards: a challenge the caller may not open (hidden or
-locked) is a 404, a refusal of the service a 409 with its code and sentence."""
+locked) is a 404, a refusal of the service a 409 with its code and sentence
+(no instance route has a rate limit: the concurrent limit is a 409 `limit`)."""
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -52,34 +53,22 @@ class RefusedSerializer(serializers.Serializer):
         "extend_not_yet, extend_max or no_principal."
     )
     detail = serializers.CharField(help_text="Why, for the player.")
-    retry_after = serializers.IntegerField(
-        required=False, help_text="On a 429: seconds until it may work."
-    )
 
 
 REFUSED = {
     409: OpenApiResponse(RefusedSerializer, description="The service refused."),
 }
-TOO_SOON = {
-    429: OpenApiResponse(RefusedSerializer, description="Too soon: `retry_after`."),
-}
 
 
 def refused(error: InstanceRefused) -> Response:
     """The answer to a refusal: 404 for a locked challenge (as a hidden one),
-    429 when it says when to try again, 409 otherwise."""
+    409 with the code and the sentence otherwise."""
     if error.code == "locked":
         raise Http404("No such challenge.")
-    body = {"error": error.code, "detail": error.message}
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after:
-        response = Response(
-            body | {"retry_after": int(retry_after)},
-            status=status.HTTP_429_TOO_MANY_REQUESTS,
-        )
-        response["Retry-After"] = str(int(retry_after))
-        return response
-    return Response(body, status=status.HTTP_409_CONFLICT)
+    return Response(
+        {"error": error.code, "detail": error.message},
+        status=status.HTTP_409_CONFLICT,
+    )
 
 
 def _open(user, challenge_id: int):
@@ -116,7 +105,6 @@ class InstanceView(APIView):
                 "no-op, for the caller and their teammates).",
             ),
             **REFUSED,
-            **TOO_SOON,
         },
     )
     def post(self, request: Request, challenge_id: int) -> Response:
