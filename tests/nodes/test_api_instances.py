@@ -7,14 +7,17 @@ starts real containers."""
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.services import token_create
 from audit.models import EventLog, EventType
 from challenges.models import Challenge, ChallengeState
 from nodes.models import Instance, InstanceStatus
+from scoring.services import principal_resolve
 from tests.api_world import build_world
 from tests.challenges.factories import fast_password_hashing  # noqa: F401
 
@@ -161,6 +164,31 @@ def test_the_organizer_lists_instances_with_filters(world):
     assert ids(node_id=999999) == []
     bad = staff.get(P + "admin/instances", {"status": "asleep"})
     assert bad.status_code == 400 and "status" in bad.json()["fields"]
+
+
+def test_the_list_costs_the_same_queries_for_2_and_12_instances(world):
+    staff = api(world.staff_token)
+
+    def queries() -> tuple[int, int]:
+        staff.get(P + "admin/instances")  # the token, looked up once
+        with CaptureQueriesContext(connection) as captured:
+            page = staff.get(P + "admin/instances").json()
+        return page["total"], len(captured)
+
+    few = queries()
+    for n in range(10):
+        user = User.objects.create_user(f"p{n}", email=f"p{n}@example.org")
+        Instance.objects.create(
+            principal=principal_resolve(user=user, competition=world.competition),
+            challenge=world.warmup,
+            competition=world.competition,
+            node=world.node,
+            status=InstanceStatus.STOPPED,
+        )
+    many = queries()
+
+    assert (few[0], many[0]) == (2, 12)
+    assert few[1] == many[1]
 
 
 def test_the_organizer_extends_at_any_time_and_stops(world):
