@@ -330,10 +330,25 @@ def container_run(ep: Endpoint, spec: ContainerSpec) -> str:
             host_config=host_config,
             networking_config=networking,
         )
-        client.start(created["Id"])
+        try:
+            client.start(created["Id"])
+        except docker.errors.APIError as exc:
+            text = str(exc)
+            if any(words in text for words in _PORT_TAKEN):
+                # Another engine on the host took the random port first.
+                client.remove_container(created["Id"], force=True, v=True)
+                raise PortTaken(f"a host port was taken: {exc.explanation}") from None
+            raise
         return created["Id"]
 
     return _call(ep, run, during="the container start")
+
+
+class PortTaken(NodeError):
+    """The random host port was taken meanwhile; the container was removed."""
+
+
+_PORT_TAKEN = ("address already in use", "port is already allocated")
 
 
 def container_state(ep: Endpoint, ident: str) -> ContainerState | None:

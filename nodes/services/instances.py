@@ -209,6 +209,8 @@ def instances_reconcile(*, node=None) -> dict:
 
 def _reconcile_node(node: Node) -> dict:
     ep = node.endpoint()
+    # Only rows running before the listing can miss a container in it.
+    listed_at = timezone.now()
     containers = docker_client.containers_labelled(ep, LABEL)
     networks = docker_client.networks_labelled(ep, LABEL)
     ids = {_instance_id(c.labels) for c in containers}
@@ -234,7 +236,7 @@ def _reconcile_node(node: Node) -> dict:
             networks_removed += 1
     lost = 0
     running = Instance.objects.select_related("node").filter(
-        node=node, status=S.RUNNING
+        node=node, status=S.RUNNING, running_at__lt=listed_at
     )
     for instance in running:
         if set(instance.containers.values()) - live.get(instance.pk, set()):
@@ -282,7 +284,7 @@ def _guard(user, challenge, competition):
     access = challenge_access(challenge, RequirementContext(user, principal))
     if not access.is_open:
         raise InstanceRefused("locked", "This challenge is locked.")
-    if not (challenge.services or {}).get("instance"):
+    if (challenge.services or {}).get("instance") is None:
         raise InstanceRefused(
             "not_instanced", "This challenge has no instance to start."
         )

@@ -7,6 +7,7 @@ id), so reconciliation can match containers and networks to rows.
 """
 
 import ipaddress
+import logging
 import random
 import secrets
 import socket
@@ -31,6 +32,7 @@ from nodes.models import (
 from nodes.plans import ChallengePlan, challenge_plan, needs_images
 from nodes.services.images import challenge_build, challenge_pull
 
+log = logging.getLogger(__name__)
 S = InstanceStatus
 LABEL = "ctf.instance"
 LABEL_PRINCIPAL = "ctf.instance.principal"
@@ -42,7 +44,7 @@ DEFAULT_LIFETIME = 1800
 # service's cap_add names them (they are defaults, so no trust is needed).
 DROPPED_CAPABILITIES = ("AUDIT_WRITE", "MKNOD", "NET_RAW", "SETFCAP", "SYS_CHROOT")
 # A container that dies this soon after its start counts as "exits at once".
-SETTLE_SECONDS = 0.15
+SETTLE_SECONDS = 0.1
 CONNECT_TIMEOUT = 30.0
 LOG_LINES = 60
 
@@ -97,6 +99,11 @@ def instance_run(*, instance_id: int) -> Instance | None:
         return instance
     except docker_client.NodeError as error:
         _fail(instance, StartFailed(_sorry(), str(error)))
+        return instance
+    except Exception as error:
+        # Whatever else went wrong, the row must not stay `starting`.
+        log.exception("instance %s failed to start", instance.pk)
+        _fail(instance, StartFailed(_sorry(), f"{type(error).__name__}: {error}"))
         return instance
     now = timezone.now()
     latency = int((now - instance.requested_at).total_seconds() * 1000)
@@ -200,6 +207,7 @@ def _ensure_images(instance: Instance, node: Node, plan: ChallengePlan) -> None:
             node=node, challenge=instance.challenge
         )
     }
+    fetched = False
     build = states.get(ImageKind.BUILD)
     if plan.builds and not (
         build
@@ -208,15 +216,18 @@ def _ensure_images(instance: Instance, node: Node, plan: ChallengePlan) -> None:
     ):
         _message(instance, f"Building the challenge on {node.name} first…")
         outcome = challenge_build(node=node, plan=plan, challenge=instance.challenge)
+        fetched = True
         if not outcome.ok:
             raise StartFailed(_sorry(), f"build: {outcome.message}", outcome.log_tail)
     pull = states.get(ImageKind.PULL)
     if plan.pulls and not (pull and pull.status == ImageStatus.PULLED):
         _message(instance, f"Pulling the challenge's images onto {node.name} first…")
         outcome = challenge_pull(node=node, plan=plan, challenge=instance.challenge)
+        fetched = True
         if not outcome.ok:
             raise StartFailed(_sorry(), f"pull: {outcome.message}", outcome.log_tail)
-    _message(instance, "Starting…")
+    if fetched:
+        _message(instance, "Starting…")
 
 
 # The flag.
@@ -294,7 +305,7 @@ def _launch(
         environment = {k: v for k, v in service.get("environment") or ()}
         environment.update(flags)
         cap_add = tuple(service.get("cap_add") or ()) if trusted else ()
-        containers[name] = docker_client.container_run(
+        containers[name] = _run(
             ep,
             docker_client.ContainerSpec(
                 name=f"{network}-{name}",
@@ -334,10 +345,20 @@ def _launch(
     return Started(containers, published)
 
 
+def _run(ep, spec: docker_client.ContainerSpec) -> str:
+    """Start a container, again if a random host port was taken meanwhile."""
+    for _ in range(4):
+        try:
+            return docker_client.container_run(ep, spec)
+        except docker_client.PortTaken:
+            continue
+    return docker_client.container_run(ep, spec)
+
+
 def _network(ep, name: str, labels: dict, *, no_egress: bool) -> None:
     """Create the instance's network on a free /28 of INSTANCES_SUBNETS."""
     pool = list(ipaddress.ip_network(settings.INSTANCES_SUBNETS).subnets(new_prefix=28))
-    for _ in range(8):
+    for attempt in range(8):
         subnet = str(random.choice(pool))  # noqa: S311 (not a secret)
         try:
             docker_client.network_create(
@@ -346,6 +367,13 @@ def _network(ep, name: str, labels: dict, *, no_egress: bool) -> None:
             return
         except docker_client.SubnetTaken:
             continue
+        except docker_client.NodeError as error:
+            # Engines sharing a host's iptables (a busy test machine) now and
+            # then fail to program the NAT chain: once more, then give up.
+            if "iptables" not in str(error) or attempt >= 2:
+                raise
+            docker_client.network_remove(ep, name)
+            time.sleep(0.2)
     raise StartFailed(_sorry(), "no free subnet found for the instance's network")
 
 
@@ -353,9 +381,7 @@ def _first_connect(instance: Instance, node: Node, port: int) -> None:
     """Record the first successful TCP connect on the first published port."""
     deadline = time.monotonic() + CONNECT_TIMEOUT
     while time.monotonic() < deadline:
-        try:
-            socket.create_connection((node.host, port), timeout=1).close()
-        except OSError:
+        if not _answers(node.host, port):
             time.sleep(0.05)
             continue
         now = timezone.now()
@@ -364,6 +390,20 @@ def _first_connect(instance: Instance, node: Node, port: int) -> None:
             connect_ms=int((now - instance.requested_at).total_seconds() * 1000),
         )
         return
+
+
+def _answers(host: str, port: int) -> bool:
+    """A connection that stays open (or sends) is served; one closed at once is
+    Docker's port proxy finding nothing listening behind it yet."""
+    try:
+        with socket.create_connection((host, port), timeout=1) as conn:
+            conn.settimeout(0.2)
+            try:
+                return conn.recv(1) != b""
+            except TimeoutError:
+                return True
+    except OSError:
+        return False
 
 
 # Rows.
