@@ -19,6 +19,7 @@ class EventType(models.TextChoices):
     CHALLENGE_CHANGED = "CHALLENGE_CHANGED", "Challenge changed in the admin"
     CHALLENGE_TRUST_CHANGED = "CHALLENGE_TRUST_CHANGED", "Challenge trust changed"
     NODE_CHANGED = "NODE_CHANGED", "Node added, enabled or disabled"
+    INSTANCE_CHANGED = "INSTANCE_CHANGED", "Instance stopped or extended"
     TEAM_CREATED = "TEAM_CREATED", "Team created"
     TEAM_JOINED = "TEAM_JOINED", "Team joined"
     TEAM_LEFT = "TEAM_LEFT", "Team left"

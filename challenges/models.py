@@ -101,6 +101,23 @@ class Competition(models.Model):
     include_tags = models.JSONField(
         default=list, blank=True, help_text="Challenges with any of these tags."
     )
+    # Per-team instances (challenges with `instance:` settings).
+    instance_lifetime = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Seconds an instance lives; empty: the spec's, else 30 minutes.",
+    )
+    instance_extension = models.PositiveIntegerField(
+        default=1800,
+        help_text="Seconds one extension adds; players may extend once this "
+        "much or less is left.",
+    )
+    instance_max_extensions = models.PositiveSmallIntegerField(
+        default=2, help_text="Extensions allowed per instance."
+    )
+    instance_max_per_principal = models.PositiveSmallIntegerField(
+        default=3, help_text="Instances a team (or solo player) may run at once."
+    )
 
     objects = CompetitionQuerySet.as_manager()
 

@@ -8,6 +8,7 @@ DATABASE_URL, REDIS_URL, CELERY_BROKER_URL, SECRET_KEY and FLAG_SECRET;
 """
 
 import contextlib
+import ipaddress
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -175,7 +176,35 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": NODES_CHECK_INTERVAL,
     },
     "nodes-sweep-stale-tasks": {"task": "nodes.tasks.sweep_tasks", "schedule": 60.0},
+    # Expired instances, the competition's end, stuck starts and lost nodes.
+    "nodes-reap-instances": {"task": "nodes.tasks.reap_instances", "schedule": 60.0},
+    # Containers the database does not know, rows whose containers vanished.
+    "nodes-reconcile-instances": {
+        "task": "nodes.tasks.reconcile_instances",
+        "schedule": 60.0,
+    },
+    # Redis copies of flags rotated while Redis was down.
+    "scoring-repair-flags": {
+        "task": "scoring.tasks.flags_repair_task",
+        "schedule": 60.0,
+    },
 }
+# Per-team instances: limits of every container unless the spec says otherwise
+# (memory in MiB, CPUs in thousandths), how long a start may take before the
+# reaper fails it, and the pool each instance's network takes a /28 from.
+INSTANCES_MEMORY_MB = env_int("INSTANCES_MEMORY_MB", 256, minimum=16)
+INSTANCES_MILLICPUS = env_int("INSTANCES_MILLICPUS", 500, minimum=10)
+INSTANCES_PIDS = env_int("INSTANCES_PIDS", 256, minimum=8)
+INSTANCES_START_DEADLINE = env_int("INSTANCES_START_DEADLINE", 300, minimum=30)
+INSTANCES_SUBNETS = env_str("INSTANCES_SUBNETS", "10.250.0.0/16")
+try:
+    if ipaddress.ip_network(INSTANCES_SUBNETS).prefixlen > 28:
+        raise ValueError("smaller than a /28")
+except ValueError as _error:
+    raise ImproperlyConfigured(
+        f"INSTANCES_SUBNETS={INSTANCES_SUBNETS!r} is not an IPv4 network of "
+        f"a /28 or more ({_error})"
+    ) from None
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
@@ -225,6 +254,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # Several apps have a "kind" or a "status": each its own enum's name.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskKindEnum": "nodes.models.TaskKind",
+        "TaskStatusEnum": "nodes.models.TaskStatus",
+        "OutcomeStatusEnum": "nodes.models.OutcomeStatus",
+        "ImageKindEnum": "nodes.models.ImageKind",
+        "NodeStatusEnum": "nodes.models.NodeStatus",
+        "InstanceStatusEnum": "nodes.models.InstanceStatus",
+        "ImageStatusEnum": "nodes.models.ImageStatus",
+        "PrincipalKindEnum": "scoring.models.PrincipalKind",
+    },
 }
 
 LANGUAGE_CODE = "en-us"

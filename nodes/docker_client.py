@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import docker
 import docker.errors
 import docker.tls
+import docker.types
 import docker.utils
 import requests.exceptions
 from docker.utils.build import exclude_paths
@@ -206,6 +207,211 @@ def context_paths(root: str, dockerfile: str = "Dockerfile") -> list[str]:
                 if line.strip() and not line.lstrip().startswith("#")
             ]
     return sorted(exclude_paths(os.path.abspath(root), patterns, dockerfile=dockerfile))
+
+
+# Instances: networks and containers.
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One container of an instance, with its limits."""
+
+    name: str
+    image: str
+    network: str
+    alias: str
+    environment: dict[str, str] = field(default_factory=dict)
+    ports: tuple[int, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    memory: int = 0
+    nano_cpus: int = 0
+    pids: int = 0
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    privileged: bool = False
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    id: str
+    status: str  # created, running, exited, dead, ...
+    exit_code: int
+    # container port -> host port, for the published ones
+    ports: dict[int, int] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+class SubnetTaken(NodeError):
+    """The subnet asked for overlaps a network the engine has."""
+
+
+def network_create(
+    ep: Endpoint,
+    name: str,
+    *,
+    subnet: str,
+    labels: dict[str, str],
+    no_egress: bool = False,
+) -> str:
+    """Create a bridge network of its own; return its id.
+
+    `no_egress` turns IP masquerading off: containers reach nothing outside,
+    while published ports still answer (an `--internal` network loses those).
+    """
+    client = _client(ep, PING_TIMEOUT * 6)
+    options = {"com.docker.network.bridge.enable_icc": "true"}
+    if no_egress:
+        options["com.docker.network.bridge.enable_ip_masquerade"] = "false"
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+    try:
+        reply = client.create_network(
+            name, driver="bridge", options=options, ipam=ipam, labels=labels
+        )
+    except docker.errors.APIError as exc:
+        if "overlap" in str(exc).lower():
+            raise SubnetTaken(f"subnet {subnet} is in use on the node") from None
+        raise _explain(exc, ep, "network create") from exc
+    except Exception as exc:
+        raise _explain(exc, ep, "network create") from exc
+    return reply["Id"]
+
+
+def network_remove(ep: Endpoint, name: str) -> None:
+    """Remove a network; one already gone is fine."""
+    client = _client(ep, PING_TIMEOUT * 6)
+    _call(ep, lambda: client.remove_network(name), missing_ok=True)
+
+
+def networks_labelled(ep: Endpoint, label: str) -> list[tuple[str, dict]]:
+    """(name, labels) of every network carrying `label`."""
+    client = _client(ep, PING_TIMEOUT * 6)
+    found = _call(ep, lambda: client.networks(filters={"label": label}))
+    return [(n["Name"], dict(n.get("Labels") or {})) for n in found]
+
+
+def container_run(ep: Endpoint, spec: ContainerSpec) -> str:
+    """Create and start a container on its network; return its id."""
+    client = _client(ep, PING_TIMEOUT * 6)
+    host_config = client.create_host_config(
+        # Random host ports, on every interface of the node.
+        port_bindings=dict.fromkeys(spec.ports),
+        mem_limit=spec.memory or None,
+        memswap_limit=spec.memory or None,
+        nano_cpus=spec.nano_cpus or None,
+        pids_limit=spec.pids or None,
+        cap_add=list(spec.cap_add) or None,
+        cap_drop=list(spec.cap_drop) or None,
+        privileged=spec.privileged,
+        read_only=spec.read_only,
+        # The container's own /tmp, writable under a read-only root.
+        tmpfs={"/tmp": "size=16m"} if spec.read_only else None,  # noqa: S108
+        security_opt=["no-new-privileges"],
+        network_mode=spec.network,
+        restart_policy={"Name": "no"},
+    )
+    networking = client.create_networking_config(
+        {spec.network: client.create_endpoint_config(aliases=[spec.alias])}
+    )
+
+    def run() -> str:
+        created = client.create_container(
+            spec.image,
+            name=spec.name,
+            hostname=spec.alias,
+            environment=spec.environment,
+            ports=list(spec.ports),
+            labels=spec.labels,
+            host_config=host_config,
+            networking_config=networking,
+        )
+        try:
+            client.start(created["Id"])
+        except docker.errors.APIError as exc:
+            text = str(exc)
+            if any(words in text for words in _PORT_TAKEN):
+                # Another engine on the host took the random port first.
+                client.remove_container(created["Id"], force=True, v=True)
+                raise PortTaken(f"a host port was taken: {exc.explanation}") from None
+            raise
+        return created["Id"]
+
+    return _call(ep, run, during="the container start")
+
+
+class PortTaken(NodeError):
+    """The random host port was taken meanwhile; the container was removed."""
+
+
+_PORT_TAKEN = ("address already in use", "port is already allocated")
+
+
+def container_state(ep: Endpoint, ident: str) -> ContainerState | None:
+    """The container's state and published ports, or None when it is gone."""
+    client = _client(ep, PING_TIMEOUT * 6)
+    info = _call(ep, lambda: client.inspect_container(ident), missing_ok=True)
+    if info is None:
+        return None
+    ports: dict[int, int] = {}
+    for key, bindings in (
+        (info.get("NetworkSettings") or {}).get("Ports") or {}
+    ).items():
+        for binding in bindings or ():
+            if binding.get("HostPort"):
+                ports.setdefault(int(key.split("/")[0]), int(binding["HostPort"]))
+    state = info.get("State") or {}
+    return ContainerState(
+        id=info["Id"],
+        status=str(state.get("Status", "")),
+        exit_code=int(state.get("ExitCode") or 0),
+        ports=ports,
+        labels=dict((info.get("Config") or {}).get("Labels") or {}),
+        name=str(info.get("Name", "")).lstrip("/"),
+    )
+
+
+def containers_labelled(ep: Endpoint, label: str) -> list[ContainerState]:
+    """Every container (running or not) carrying `label`."""
+    client = _client(ep, PING_TIMEOUT * 6)
+    found = _call(ep, lambda: client.containers(all=True, filters={"label": label}))
+    return [
+        ContainerState(
+            id=c["Id"],
+            status=str(c.get("State", "")),
+            exit_code=0,
+            labels=dict(c.get("Labels") or {}),
+            name=(c.get("Names") or [""])[0].lstrip("/"),
+        )
+        for c in found
+    ]
+
+
+def container_logs(ep: Endpoint, ident: str, *, tail: int = 60) -> str:
+    """The container's last log lines (stdout and stderr), as text."""
+    client = _client(ep, PING_TIMEOUT * 6)
+    raw = _call(ep, lambda: client.logs(ident, tail=tail), missing_ok=True)
+    return (raw or b"").decode("utf-8", errors="replace")
+
+
+def container_remove(ep: Endpoint, ident: str) -> None:
+    """Kill and remove a container with its anonymous volumes; gone is fine."""
+    client = _client(ep, PING_TIMEOUT * 6)
+    _call(
+        ep, lambda: client.remove_container(ident, force=True, v=True), missing_ok=True
+    )
+
+
+def image_ports(ep: Endpoint, ref: str) -> tuple[int, ...]:
+    """The TCP ports an image EXPOSEs."""
+    client = _client(ep, PING_TIMEOUT * 6)
+    info = _call(ep, lambda: client.inspect_image(ref), missing_ok=True) or {}
+    exposed = (info.get("Config") or {}).get("ExposedPorts") or {}
+    return tuple(sorted(int(k.split("/")[0]) for k in exposed if k.endswith("/tcp")))
 
 
 # Connections.

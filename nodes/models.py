@@ -314,3 +314,123 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class InstanceStatus(models.TextChoices):
+    STARTING = "starting", "Starting"
+    RUNNING = "running", "Running"
+    STOPPING = "stopping", "Stopping"
+    STOPPED = "stopped", "Stopped"
+    EXPIRED = "expired", "Expired"
+    FAILED = "failed", "Failed"
+    LOST = "lost", "Lost (node gone)"
+
+
+ACTIVE = (InstanceStatus.STARTING, InstanceStatus.RUNNING)
+# Statuses that hold a place on their node (containers may exist).
+PLACED = (InstanceStatus.STARTING, InstanceStatus.RUNNING, InstanceStatus.STOPPING)
+
+
+class InstanceQuerySet(models.QuerySet):
+    def active(self) -> "InstanceQuerySet":
+        return self.filter(status__in=ACTIVE)
+
+
+class Instance(models.Model):
+    """One principal's running copy of a challenge's services on one node.
+
+    At most one is active (starting or running) per principal and challenge;
+    the partial unique constraint settles a race between two starts.
+    """
+
+    principal = models.ForeignKey(
+        "scoring.Principal", on_delete=models.CASCADE, related_name="instances"
+    )
+    challenge = models.ForeignKey(
+        "challenges.Challenge", on_delete=models.CASCADE, related_name="instances"
+    )
+    competition = models.ForeignKey(
+        "challenges.Competition", on_delete=models.CASCADE, related_name="instances"
+    )
+    node = models.ForeignKey(
+        Node, null=True, blank=True, on_delete=models.SET_NULL, related_name="instances"
+    )
+    status = models.CharField(
+        max_length=8, choices=InstanceStatus.choices, default=InstanceStatus.STARTING
+    )
+    # A plain sentence for the player; `error` and `log_tail` are for admins.
+    message = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    log_tail = models.TextField(blank=True)
+    # {service: container id}
+    containers = models.JSONField(default=dict, blank=True)
+    network = models.CharField(max_length=128, blank=True)
+    # [{"service", "port", "host_port"}]
+    ports = models.JSONField(default=list, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    running_at = models.DateTimeField(null=True, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    extensions = models.PositiveSmallIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    connect_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = InstanceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["principal", "challenge"],
+                condition=models.Q(status__in=["starting", "running"]),
+                name="nodes_one_active_instance",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "node"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.challenge_id} for {self.principal_id}: {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    def extend_refusal(
+        self, now=None, *, admin: bool = False
+    ) -> tuple[str, str] | None:
+        """Why extending now cannot work, as (code, sentence), or None if it can.
+
+        Players may extend only in the last part of the lifetime (the
+        extension step or less left), admins at any time; never more often
+        than the competition allows, nor past its end.
+        """
+        now = now or timezone.now()
+        competition = self.competition
+        if self.status != InstanceStatus.RUNNING or self.expires_at is None:
+            return "not_active", "There is no running instance to extend."
+        if self.extensions >= competition.instance_max_extensions:
+            return "extend_max", "This instance cannot be extended any more."
+        if competition.ends_at and self.expires_at >= competition.ends_at:
+            return "extend_max", "The instance already lasts until the end."
+        step = competition.instance_extension
+        if not admin and (self.expires_at - now).total_seconds() > step:
+            minutes = max(1, step // 60)
+            return (
+                "extend_not_yet",
+                f"You can extend once {minutes} minute(s) or less are left.",
+            )
+        return None
+
+    def extensions_left(self) -> int:
+        return max(0, self.competition.instance_max_extensions - self.extensions)

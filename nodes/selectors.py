@@ -8,6 +8,8 @@ from nodes.models import (
     STATUS_RANK,
     BackgroundTask,
     ImageStatus,
+    Instance,
+    InstanceStatus,
     Node,
     NodeChallengeState,
     OutcomeStatus,
@@ -185,3 +187,118 @@ def node_record(node: Node) -> dict:
 
 def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
+
+
+# Instances.
+
+LATENCY_BOUNDS_MS = (250, 500, 1000, 2000, 5000, 10000, 30000, None)
+
+
+def instance_of(*, user, challenge, competition=None) -> Instance | None:
+    """The principal's active instance of `challenge`, else its most recent one."""
+    from challenges.models import Competition
+    from scoring.models import Principal
+
+    competition = competition or Competition.objects.default()
+    plays_as = competition.plays_as(user)
+    if plays_as is None:
+        return None
+    lookup = {"team_id": user.team_id} if plays_as == "team" else {"user": user}
+    principal = Principal.objects.filter(
+        competition=competition, kind=plays_as, **lookup
+    ).first()
+    if principal is None:
+        return None
+    rows = Instance.objects.filter(principal=principal, challenge=challenge)
+    return rows.active().select_related("node").first() or (
+        rows.select_related("node").first()
+    )
+
+
+def instance_view(instance: Instance, *, now=None) -> dict:
+    """What a player may see of an instance (no container ids, no errors)."""
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    running = instance.status == InstanceStatus.RUNNING
+    host = instance.node.host if instance.node and running else ""
+    ports = list(instance.ports) if running else []
+    can_extend = running and instance.extend_refusal(now) is None
+    seconds_left = None
+    if running and instance.expires_at:
+        seconds_left = max(0, int((instance.expires_at - now).total_seconds()))
+    return {
+        "id": instance.pk,
+        "status": instance.status,
+        "message": instance.message,
+        "host": host,
+        "ports": ports,
+        "connection": _connection(instance, host, ports) if running else "",
+        "expires_at": _iso(instance.expires_at) if running else None,
+        "seconds_left": seconds_left,
+        "can_extend": can_extend,
+        "extensions_left": instance.extensions_left(),
+        "requested_at": _iso(instance.requested_at),
+        "running_at": _iso(instance.running_at),
+    }
+
+
+def _connection(instance: Instance, host: str, ports: list[dict]) -> str:
+    """The spec's connection_info with {host} and {port} filled in."""
+    template = instance.challenge.connection_info or "{host}:{port}"
+    port = str(ports[0]["host_port"]) if ports else ""
+    text = template.replace("{host}", host).replace("{port}", port)
+    # Several published ports: {port:<container port>} names one of them.
+    for item in ports:
+        text = text.replace(f"{{port:{item['port']}}}", str(item["host_port"]))
+    return text
+
+
+def instance_record(instance: Instance) -> dict:
+    """An instance for organizers: the player's view plus what went on inside."""
+    principal = instance.principal
+    data = instance_view(instance)
+    data.update(
+        {
+            "principal": {"id": principal.pk, "name": str(principal)},
+            "challenge": {"id": instance.challenge_id, "name": instance.challenge.name},
+            "competition": instance.competition_id,
+            "node": instance.node.name if instance.node else None,
+            "error": instance.error,
+            "log_tail": instance.log_tail,
+            "containers": instance.containers,
+            "network": instance.network,
+            "latency_ms": instance.latency_ms,
+            "connect_ms": instance.connect_ms,
+            "connected_at": _iso(instance.connected_at),
+            "extensions": instance.extensions,
+            "started_by": (
+                instance.started_by.get_username() if instance.started_by else None
+            ),
+            "stopped_at": _iso(instance.stopped_at),
+        }
+    )
+    return data
+
+
+def latency_histogram(*, challenge_id=None, competition_id=None) -> list[dict]:
+    """Request-to-running times of instances that ran, in fixed buckets (one query)."""
+    from django.db.models import Count, Q
+
+    rows = Instance.objects.filter(latency_ms__isnull=False)
+    if challenge_id is not None:
+        rows = rows.filter(challenge_id=challenge_id)
+    if competition_id is not None:
+        rows = rows.filter(competition_id=competition_id)
+    counts = {}
+    lower = -1
+    for bound in LATENCY_BOUNDS_MS:
+        rule = Q(latency_ms__gt=lower)
+        if bound is not None:
+            rule &= Q(latency_ms__lte=bound)
+        counts[f"b{bound}"] = Count("pk", filter=rule)
+        lower = bound if bound is not None else lower
+    totals = rows.aggregate(**counts)
+    return [
+        {"le_ms": bound, "count": totals[f"b{bound}"]} for bound in LATENCY_BOUNDS_MS
+    ]

@@ -3,6 +3,12 @@ message whose worker died is delivered again (and the sweep catches the rest).""
 
 from celery import shared_task
 
+from nodes.services.instances import (
+    instance_finish_stop,
+    instances_reap,
+    instances_reconcile,
+)
+from nodes.services.launch import instance_run
 from nodes.services.nodes import nodes_check_all
 from nodes.services.tasks import task_run, task_run_node, task_sweep_stale
 
@@ -29,3 +35,27 @@ def check_nodes() -> None:
 def sweep_tasks() -> None:
     """Re-queue or fail tasks whose worker stopped."""
     task_sweep_stale()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def start_instance(instance_id: int) -> None:
+    """Place and start one instance (a redelivered message is harmless)."""
+    instance_run(instance_id=instance_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def stop_instance(instance_id: int) -> None:
+    """Remove a stopping instance's containers and mark it stopped."""
+    instance_finish_stop(instance_id=instance_id)
+
+
+@shared_task(ignore_result=True)
+def reap_instances() -> None:
+    """Expired instances, the competition's end, stuck starts, lost nodes."""
+    instances_reap()
+
+
+@shared_task(ignore_result=True)
+def reconcile_instances() -> None:
+    """Match containers on the nodes with instance rows, both ways."""
+    instances_reconcile()

@@ -1,19 +1,28 @@
 """Per-principal flags: derivation, the TeamFlag mirror, Redis, and owner look-ups.
 
 A derived flag is an HMAC of FLAG_SECRET with competition, principal and
-question, rendered into the question's template. Instance flags are random and
-issued each time an instance starts; the previous one is kept as rotated, so a
-replay of it is detected.
+question, rendered into the question's template. Instance flags (a challenge
+whose `instance.flag` is "dynamic") are random and issued each time an instance
+starts; the previous one is kept as rotated, so a replay of it is detected.
+
+The TeamFlag table is the truth. A dynamic flag is never copied into Redis's
+`team_flags` hash (the attempt reads it from the table), so a rotation Redis
+missed cannot leave a stale flag that would be accepted; the owner index it
+missed is repaired by `flags_repair` (every minute) from the rows changed since
+Redis last confirmed it had them all.
 """
 
 import logging
 import secrets
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from challenges.models import Question
 from scoring import store
 from scoring.derivation import derive_flag, derived_template, flag_hash
 from scoring.models import FlagStatus, Principal, TeamFlag
@@ -29,23 +38,49 @@ def _mirror(rows: list[TeamFlag]) -> None:
             [
                 (f.principal_id, f.question_id, f.value, f.value_hash, f.status)
                 for f in rows
-            ]
+            ],
+            dynamic=dynamic_question_ids({f.question_id for f in rows}),
         )
     except store.StoreDown as error:
-        log.warning("flags not cached in Redis: %s", error)
+        # `flags_repair` copies these rows once Redis answers again.
+        log.warning("flags not cached in Redis (repaired later): %s", error)
+
+
+def is_dynamic(question) -> bool:
+    """Whether the question's flag is issued fresh per instance start."""
+    instance = (question.challenge.services or {}).get("instance") or {}
+    return instance.get("flag") == "dynamic"
+
+
+def dynamic_question_ids(question_ids) -> set[int]:
+    """Those of `question_ids` whose flags are issued per instance (one query)."""
+    if not question_ids:
+        return set()
+    return set(
+        Question.objects.filter(
+            pk__in=question_ids, challenge__services__instance__flag="dynamic"
+        ).values_list("pk", flat=True)
+    )
 
 
 def expected_flag(principal: Principal, question) -> str | None:
-    """The principal's own flag for `question`: Redis, then TeamFlag, then derived."""
-    try:
-        value = store.flag_get(principal.pk, question.pk)
-        if value is not None:
-            return value
-    except store.StoreDown:
-        pass
+    """The principal's own flag for `question`: Redis, then TeamFlag, then derived.
+
+    A dynamic flag comes from the table alone: Redis may have missed a rotation.
+    """
+    dynamic = is_dynamic(question)
+    if not dynamic:
+        try:
+            value = store.flag_get(principal.pk, question.pk)
+            if value is not None:
+                return value
+        except store.StoreDown:
+            pass
     row = TeamFlag.objects.filter(
         principal=principal, question=question, status=FlagStatus.CURRENT
     ).first()
+    if row is not None and dynamic:
+        return row.value
     if row is None:
         template = derived_template(question)
         if template is None:
@@ -122,8 +157,14 @@ def flags_prederive(*, principals, questions) -> int:
 
 
 @transaction.atomic
-def flag_issue_random(*, principal: Principal, question, prefix: str = "CTF") -> str:
-    """Issue a fresh random flag (a new instance); the previous one becomes rotated."""
+def flag_issue_random(
+    *, principal: Principal, question, prefix: str = "CTF", template: str = ""
+) -> str:
+    """Issue a fresh random flag (a new instance); the previous one becomes rotated.
+
+    The random part fills `template`'s {hash}, or makes `<prefix>{<hex>}`. The
+    row is committed before this returns, so the flag is accepted at once.
+    """
     old = list(
         TeamFlag.objects.select_for_update().filter(
             principal=principal, question=question, status=FlagStatus.CURRENT
@@ -132,7 +173,11 @@ def flag_issue_random(*, principal: Principal, question, prefix: str = "CTF") ->
     TeamFlag.objects.filter(pk__in=[f.pk for f in old]).update(
         status=FlagStatus.ROTATED, rotated_at=timezone.now()
     )
-    value = f"{prefix}{{{secrets.token_hex(16)}}}"
+    token = secrets.token_hex(16)
+    if "{hash}" in template:
+        value = template.replace("{hash}", token)
+    else:
+        value = f"{prefix}{{{token}}}"
     row = TeamFlag.objects.create(
         principal=principal, question=question, value=value, value_hash=flag_hash(value)
     )
@@ -167,7 +212,11 @@ def flag_owner(value_hash: str) -> tuple[int, int, str] | None:
 def flags_reindex(batch: int = 5000) -> int:
     """Load every TeamFlag into Redis (after Redis lost them); returns rows loaded."""
     loaded = 0
+    started = timezone.now()
     try:
+        dynamic = dynamic_question_ids(
+            set(TeamFlag.objects.values_list("question_id", flat=True).distinct())
+        )
         rows = TeamFlag.objects.order_by("pk").values_list(
             "principal_id", "question_id", "value", "value_hash", "status"
         )
@@ -175,12 +224,51 @@ def flags_reindex(batch: int = 5000) -> int:
         for row in rows.iterator(chunk_size=batch):
             chunk.append(row)
             if len(chunk) >= batch:
-                store.flags_put(chunk)
+                store.flags_put(chunk, dynamic=dynamic)
                 loaded, chunk = loaded + len(chunk), []
-        store.flags_put(chunk)
+        store.flags_put(chunk, dynamic=dynamic)
         store.index_mark_ready()
+        store.synced_set((started - REPAIR_SLACK).timestamp())
     except store.StoreDown as error:
         log.warning("flag index not reloaded: %s", error)
         cache.delete("scoring:flag-reindex")
         return loaded
     return loaded + len(chunk)
+
+
+# A rotation's transaction may commit this long after its rows' timestamps.
+REPAIR_SLACK = timedelta(seconds=60)
+
+
+def flags_repair() -> int:
+    """Copy into Redis the TeamFlag rows changed since Redis last confirmed it
+    had them all (rotations it missed while down); returns rows copied.
+
+    An empty Redis is left to `flags_reindex`, which loads everything.
+    """
+    if not settings.REDIS_URL:
+        return 0
+    started = timezone.now()
+    try:
+        if not store.index_ready():
+            return 0
+        since = store.synced_get()
+        moment = (
+            datetime.fromtimestamp(since, tz=UTC)
+            if since is not None
+            else started - REPAIR_SLACK
+        )
+        rows = list(
+            TeamFlag.objects.filter(
+                Q(created_at__gte=moment) | Q(rotated_at__gte=moment)
+            ).values_list(
+                "principal_id", "question_id", "value", "value_hash", "status"
+            )
+        )
+        dynamic = dynamic_question_ids({row[1] for row in rows})
+        store.flags_put(rows, dynamic=dynamic)
+        store.synced_set((started - REPAIR_SLACK).timestamp())
+    except store.StoreDown as error:
+        log.warning("flags not repaired in Redis: %s", error)
+        return 0
+    return len(rows)

@@ -3,6 +3,8 @@
     team_flags:<principal>   hash  question id -> the principal's current flag
     flag_owner:<sha256>      str   "<principal>:<question>:<current|rotated>"
     flag_index:ready         str   set once every TeamFlag is in the two above
+    flag_index:synced        str   epoch: every TeamFlag change before it is in
+                                   Redis (flags_repair copies the later ones)
     wrong:<principal>        zset  attempts in the sliding window (reserved before
                                    the comparison, kept when wrong)
     wrong_held:<principal>   zset  the window that started the lockout
@@ -32,6 +34,7 @@ from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
 READY = "flag_index:ready"
+SYNCED = "flag_index:synced"
 
 
 class StoreDown(Exception):
@@ -67,13 +70,21 @@ def flag_get(principal_id: int, question_id: int) -> str | None:
     return _text(_call(lambda r: r.hget(f"team_flags:{principal_id}", question_id)))
 
 
-def flags_put(entries: list[tuple[int, int, str, str, str]]) -> None:
-    """Store (principal, question, value, value_hash, status) rows and their owners."""
+def flags_put(
+    entries: list[tuple[int, int, str, str, str]], *, dynamic: set[int] = frozenset()
+) -> None:
+    """Store (principal, question, value, value_hash, status) rows and their owners.
+
+    Flags of the `dynamic` questions (issued per instance) get an owner entry
+    but stay out of `team_flags`: the attempt reads those from the table.
+    """
 
     def write(r):
         pipe = r.pipeline(transaction=False)
         for principal_id, question_id, value, value_hash, status in entries:
-            if status == "current":
+            if question_id in dynamic:
+                pipe.hdel(f"team_flags:{principal_id}", question_id)
+            elif status == "current":
                 pipe.hset(f"team_flags:{principal_id}", question_id, value)
             pipe.set(
                 f"flag_owner:{value_hash}", f"{principal_id}:{question_id}:{status}"
@@ -82,6 +93,20 @@ def flags_put(entries: list[tuple[int, int, str, str, str]]) -> None:
 
     if entries:
         _call(write)
+
+
+def synced_get() -> float | None:
+    """The moment before which every TeamFlag change is in Redis, if known."""
+    raw = _text(_call(lambda r: r.get(SYNCED)))
+    return float(raw) if raw is not None else None
+
+
+def synced_set(moment: float) -> None:
+    _call(lambda r: r.set(SYNCED, repr(moment)))
+
+
+def index_ready() -> bool:
+    return bool(_call(lambda r: r.exists(READY)))
 
 
 def flag_owner(value_hash: str) -> tuple[int, int, str] | None:

@@ -27,6 +27,7 @@ from .context import (
 from .spec import (
     CHALLENGE_TYPES,
     DECAY_FUNCTIONS,
+    INSTANCE_FLAGS,
     LOCKED_VISIBILITIES,
     STATES,
     DynamicScoring,
@@ -48,16 +49,22 @@ _MEMORY_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
 def choice(
-    ctx: Ctx, doc: MarkedDict, key: str, allowed: tuple[str, ...], default: str
+    ctx: Ctx,
+    doc: MarkedDict,
+    key: str,
+    allowed: tuple[str, ...],
+    default: str,
+    field: str = "",
 ) -> str:
     """Return `doc[key]` if it is one of `allowed`; warn when it is missing."""
     if doc.get(key) is None:
         return default
-    value = as_text(ctx, doc[key], key, key_mark(doc, key)).strip()
+    field = field or key
+    value = as_text(ctx, doc[key], field, key_mark(doc, key)).strip()
     if value not in allowed:
         ctx.reject(
             f"{value!r} is not one of: {', '.join(allowed)}",
-            field=key,
+            field=field,
             mark=key_mark(doc, key),
         )
     return value
@@ -470,11 +477,26 @@ def instance(ctx: Ctx, doc: MarkedDict) -> InstanceSpec | None:
     check_keys(
         ctx,
         block,
-        {"lifetime", "memory", "cpus", "ports", "flag_env"},
+        {
+            "lifetime",
+            "memory",
+            "cpus",
+            "ports",
+            "flag_env",
+            "flag",
+            "no_egress",
+            "pids",
+            "read_only",
+        },
         "instance",
         strict=True,
     )
-    lifetime = get_int(ctx, block, "lifetime", "instance.lifetime", 3600, minimum=1)
+    lifetime = None
+    if block.get("lifetime") is not None:
+        lifetime = get_int(ctx, block, "lifetime", "instance.lifetime", 0, minimum=1)
+    pids = None
+    if block.get("pids") is not None:
+        pids = get_int(ctx, block, "pids", "instance.pids", 0, minimum=8)
     flag_env = get_text(ctx, block, "flag_env", "instance.flag_env", "FLAG").strip()
     if not _ENV_NAME.match(flag_env):
         ctx.reject(
@@ -488,7 +510,24 @@ def instance(ctx: Ctx, doc: MarkedDict) -> InstanceSpec | None:
         cpus=_cpus(ctx, block),
         ports=_instance_ports(ctx, block),
         flag_env=flag_env,
+        flag=choice(ctx, block, "flag", INSTANCE_FLAGS, "derived", "instance.flag"),
+        no_egress=_switch(ctx, block, "no_egress"),
+        pids=pids,
+        read_only=_switch(ctx, block, "read_only"),
     )
+
+
+def _switch(ctx: Ctx, block: MarkedDict, key: str) -> bool:
+    raw = block.get(key)
+    if raw is None:
+        return False
+    if not isinstance(raw, bool):
+        ctx.reject(
+            f"{raw!r} is not true or false",
+            field=f"instance.{key}",
+            mark=key_mark(block, key),
+        )
+    return raw
 
 
 def _memory(ctx: Ctx, block: MarkedDict) -> int | None:

@@ -119,15 +119,27 @@ class ServiceSpec:
         return bool(self.build)
 
 
+INSTANCE_FLAGS = ("derived", "dynamic")
+
+
 @dataclass(frozen=True)
 class InstanceSpec:
-    """Per-team instance settings; None memory/cpus means the node's default."""
+    """Per-team instance settings.
 
-    lifetime: int = 3600
+    None lifetime means the competition's (else 30 minutes); None memory or
+    cpus means the platform's default. `flag` "dynamic" issues a fresh flag
+    per start for the challenge's derived questions (the old one is rotated).
+    """
+
+    lifetime: int | None = None
     memory: int | None = None
     cpus: float | None = None
     ports: tuple[int, ...] = ()
     flag_env: str = "FLAG"
+    flag: str = "derived"
+    no_egress: bool = False
+    pids: int | None = None
+    read_only: bool = False
 
 
 @dataclass(frozen=True)

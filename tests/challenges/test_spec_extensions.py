@@ -599,7 +599,35 @@ def test_it_parses_memory_sizes(catalog, memory, size):
 def test_it_takes_instance_defaults(catalog, block):
     spec, _ = catalog.load(MINIMAL + "image: nginx\n" + block + "\n")
 
-    assert spec.instance == InstanceSpec(lifetime=3600, flag_env="FLAG")
+    # No lifetime: the competition's applies, else 30 minutes.
+    assert spec.instance == InstanceSpec(lifetime=None, flag_env="FLAG")
+
+
+def test_it_reads_the_instance_hardening_options(catalog):
+    spec, _ = catalog.load(
+        MINIMAL
+        + "image: nginx\ninstance:\n  flag: dynamic\n  no_egress: true\n"
+        + "  pids: 64\n  read_only: true\n"
+    )
+
+    assert spec.instance == InstanceSpec(
+        flag="dynamic", no_egress=True, pids=64, read_only=True
+    )
+
+
+@pytest.mark.parametrize(
+    "block, field",
+    [
+        ("flag: random", "instance.flag"),
+        ("no_egress: yes please", "instance.no_egress"),
+        ("pids: 2", "instance.pids"),
+        ("read_only: 1", "instance.read_only"),
+    ],
+)
+def test_it_rejects_bad_instance_options_naming_the_field(catalog, block, field):
+    problem = catalog.reject(MINIMAL + "image: nginx\ninstance:\n  " + block + "\n")
+
+    assert problem.field == field
 
 
 def test_it_leaves_services_unstarted_without_an_instance_block(catalog):
