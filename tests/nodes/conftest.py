@@ -297,6 +297,7 @@ def broker_url(settings, transactional_db) -> str:
 
     if not settings.REDIS_URL or connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL and Redis (make test provides them)")
+
     def forget_connections() -> None:
         # Even an eager delay() opens the pools (on memory://): drop them so
         # the next send connects to the broker configured now.
