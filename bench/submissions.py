@@ -127,6 +127,9 @@ def build_world(args) -> dict:
     from challenges.models import Competition, Question
     from scoring.models import Principal, Solve, TeamFlag
 
+    if os.environ.get("REDIS_URL"):  # an earlier run's copies (solved sets) are stale
+        import redis
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     t0 = time.perf_counter()
     call_command("generate_fixture", principals=args.principals, verbosity=0,
                  challenges=args.challenges, solves=args.solves, seed=args.seed)

@@ -1,7 +1,8 @@
 """Organizer routes for challenges and competitions (`/api/v1/admin/...`, staff
-only): list, show, hide and show challenges, rescan the catalog, players'
-feedback, competitions and their freeze. Each view parses its input and calls
-one service; lists answer in the one page shape (`ctfplatform.pagination`)."""
+only): list, show, hide and show challenges, players' feedback, competitions
+and their freeze (the rescan, a background task, is in `nodes.api_admin`).
+Each view parses its input and calls one service; lists answer in the one page
+shape (`ctfplatform.pagination`)."""
 
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
@@ -21,7 +22,6 @@ from challenges.models import (
     Feedback,
 )
 from challenges.services import (
-    catalog_rescan,
     challenge_set_state,
     competition_freeze,
     competition_unfreeze,
@@ -254,21 +254,6 @@ class RescanReportSerializer(serializers.Serializer):
     warnings = WarningSerializer(many=True)
     dry_run = serializers.BooleanField()
     summary = serializers.CharField()
-
-
-class RescanView(AdminView):
-    """Reload the catalog from disk (`manage.py rescan` and the admin do the same)."""
-
-    @extend_schema(request=RescanSerializer, responses=RescanReportSerializer)
-    def post(self, request: Request) -> Response:
-        body = RescanSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        report = catalog_rescan(
-            dry_run=body.validated_data["dry_run"], actor=request.user
-        )
-        return Response(
-            {**report.to_dict(), "dry_run": report.dry_run, "summary": report.summary()}
-        )
 
 
 # Feedback

@@ -22,11 +22,6 @@ urlpatterns = [
         name="api-admin-challenges",
     ),
     path(
-        "admin/challenges/rescan",
-        admin.RescanView.as_view(),
-        name="api-admin-challenges-rescan",
-    ),
-    path(
         "admin/challenges/<int:challenge_id>",
         admin.ChallengeDetailView.as_view(),
         name="api-admin-challenge",

@@ -105,7 +105,8 @@ class Competition(models.Model):
     instance_lifetime = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Seconds an instance lives; empty: the spec's, else 30 minutes.",
+        help_text="Seconds an instance lives, for every challenge; empty: the "
+        "spec's, else 30 minutes.",
     )
     instance_extension = models.PositiveIntegerField(
         default=1800,

@@ -64,6 +64,7 @@ urlpatterns = [
     path("", include("audit.api_urls")),
     path("", include("challenges.api_urls")),
     path("", include("scoring.api_urls")),
+    path("", include("nodes.api_urls")),
     path("announcements", AnnouncementListView.as_view(), name="api-announcements"),
     re_path(r"", not_found),
 ]

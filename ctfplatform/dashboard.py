@@ -1,12 +1,13 @@
 """The event dashboard, the admin's index: what an organizer watches during the
 event. The competition's state and time left, submissions and solves per
-minute, the latest solves and first bloods, cheat records nobody acted on yet;
-the panels refresh in place (htmx) every REFRESH_SECONDS.
+minute, the latest solves and first bloods, cheat records nobody acted on yet,
+the nodes' health and the tasks in progress; the panels refresh in place
+(htmx) every REFRESH_SECONDS.
 
 It sits on top of the house because it gathers every app's panel; each
-panel's numbers come from its app's selectors (`scoring.stats`). Nodes,
-instances and tasks get their panels with the nodes and instances issues
-(the marked slots in `admin/dashboard/_panels.html`).
+panel's numbers come from its app's selectors and models (`scoring.stats`,
+`nodes`). Running instances get their panel with the instances issue (the
+marked slot in `admin/dashboard/_panels.html`).
 """
 
 from django.http import HttpRequest, HttpResponse
@@ -14,6 +15,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from challenges.models import Competition
+from nodes.models import FINISHED, BackgroundTask, Node
 from scoring.stats import (
     competition_activity,
     latest_first_bloods,
@@ -63,6 +65,16 @@ def _panels(competition: Competition, hours: int) -> dict:
         "first_bloods": latest_first_bloods(competition, LATEST),
         "cheats": list(cheats[:LATEST]),
         "cheat_count": cheats.count(),
+        **_work(),
+    }
+
+
+def _work() -> dict:
+    """The nodes (a handful: all of them) and the tasks not finished yet."""
+    tasks = BackgroundTask.objects.exclude(status__in=FINISHED)
+    return {
+        "nodes": list(Node.objects.all()),
+        "tasks": list(tasks.select_related("created_by")[:LATEST]),
     }
 
 

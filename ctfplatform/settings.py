@@ -254,6 +254,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # Several apps have a "kind" or a "status": each its own enum's name.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskKindEnum": "nodes.models.TaskKind",
+        "TaskStatusEnum": "nodes.models.TaskStatus",
+        "OutcomeStatusEnum": "nodes.models.OutcomeStatus",
+        "ImageKindEnum": "nodes.models.ImageKind",
+        "NodeStatusEnum": "nodes.models.NodeStatus",
+        "InstanceStatusEnum": "nodes.models.InstanceStatus",
+        "ImageStatusEnum": "nodes.models.ImageStatus",
+        "PrincipalKindEnum": "scoring.models.PrincipalKind",
+    },
 }
 
 LANGUAGE_CODE = "en-us"

@@ -1,15 +1,16 @@
 """The admin's challenge statistics screen: the stats table (sortable), the
-totals per category, and a drawer per challenge with its time series. The
-numbers are `scoring.stats`', as `GET /api/v1/admin/challenges/stats` and
-`.../timeseries` give them, at a fixed number of queries however many
-challenges there are. The instance-start latency histogram joins it with the
-instances issue (the marked slot in the drawer template)."""
+totals per category, and a drawer per challenge with its time series and its
+instance-start latency histogram. The numbers are `scoring.stats`' and
+`nodes.selectors`', as `GET /api/v1/admin/challenges/stats`, `.../timeseries`
+and `.../latency-histogram` give them, at a fixed number of queries however
+many challenges there are."""
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from challenges.models import Challenge, Competition
+from nodes.selectors import latency_histogram
 from scoring.stats import (
     STATS_ORDERINGS,
     category_totals,
@@ -83,6 +84,10 @@ def _drawer_context(request: HttpRequest, challenge: Challenge) -> dict:
     )
     series = challenge_timeseries(competition, challenge, window=window, bucket=bucket)
     (row,) = challenge_stats(competition, challenge)
+    latency = latency_histogram(
+        challenge_id=challenge.pk, competition_id=competition.pk
+    )
+    most = max((b["count"] for b in latency), default=0) or 1
     return {
         "challenge": challenge,
         "competition": competition,
@@ -96,6 +101,8 @@ def _drawer_context(request: HttpRequest, challenge: Challenge) -> dict:
             "wrong": [b.wrong for b in series.buckets],
             "solves": [b.solves for b in series.buckets],
         },
+        "latency": [{**b, "percent": 100 * b["count"] // most} for b in latency],
+        "latency_starts": sum(b["count"] for b in latency),
     }
 
 

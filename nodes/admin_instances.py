@@ -2,24 +2,21 @@
 times, filters by status, node, challenge, principal and competition, stop
 (confirmed) and extend actions through the instance services, and a failed
 start's error and container log. Rows are the platform's: nothing is edited
-by hand. Also the latency histogram the challenge page and the statistics
-drawer show, and the dashboard's running-instances panel."""
+by hand. Also the latency histogram of the challenge page and the dashboard's
+running-instances panel."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import ReadOnlyAdmin
-from challenges.models import Challenge
 from nodes.models import Instance, InstanceStatus
 from nodes.selectors import latency_histogram
 from nodes.services.instances import InstanceRefused, instance_extend, instance_stop
-from nodes.views import is_instanced
 from scoring.models import Principal
 
 _STATUS_COLOUR = {
@@ -239,22 +236,7 @@ class InstanceAdmin(ReadOnlyAdmin):
                 view(self.running_view),
                 name="nodes_instance_running",
             ),
-            path(
-                "latency/<int:challenge_id>/",
-                view(self.latency_view),
-                name="nodes_instance_latency",
-            ),
         ] + super().get_urls()
-
-    def latency_view(self, request: HttpRequest, challenge_id: int) -> HttpResponse:
-        """A challenge's latency histogram, for the statistics drawer's slot."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        challenge = get_object_or_404(Challenge, pk=challenge_id)
-        if not is_instanced(challenge):
-            return HttpResponse("")
-        context = latency_context(challenge.pk)
-        return TemplateResponse(request, "admin/nodes/instance/_latency.html", context)
 
     def running_view(self, request: HttpRequest) -> HttpResponse:
         """The dashboard's instances slot: active instances per node."""

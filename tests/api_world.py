@@ -1,11 +1,16 @@
 """A small event for the API tests (routes, schema, schemathesis, the SDK): a
 catalog of two challenges (one with a hint, one of two questions and a
 handout), a team that solved one, a solo player with wrong flags and
-feedback, announcements, a second competition, and tokens for an organizer
-and a player: two or more of everything a list shows."""
+feedback, announcements, a second competition, two nodes nobody can reach
+(one disabled), two finished background tasks, two instances (the team's
+running, the solo player's stopped: rows only, no containers), and tokens for
+an organizer and a player: two or more of everything a list shows."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import token_create
@@ -17,6 +22,15 @@ from challenges.models import (
     Question,
 )
 from challenges.services import announcement_save, catalog_rescan, feedback_set
+from nodes.models import (
+    BackgroundTask,
+    Instance,
+    InstanceStatus,
+    Node,
+    NodeStatus,
+    TaskKind,
+    TaskStatus,
+)
 from scoring.models import Principal
 from tests.challenges.factories import team_with_players, write_spec
 from tests.scoring.factories import attempt
@@ -57,6 +71,10 @@ class World:
     door: Question
     safe: Question
     handout: ChallengeFile
+    node: Node
+    task: BackgroundTask
+    running: Instance  # the team's, of Warmup
+    stopped: Instance  # the solo player's, of Vault
     staff_token: str
     player_token: str  # the solo player's
     captain_token: str
@@ -70,6 +88,9 @@ class World:
             "principal_id": self.team_principal.pk,
             "competition_id": self.competition.pk,
             "file_id": self.handout.pk,
+            "node_id": self.node.pk,
+            "task_id": self.task.pk,
+            "instance_id": self.running.pk,
         }
 
 
@@ -102,18 +123,64 @@ def build_world(catalog: Path, settings) -> World:
             announcement=Announcement(competition=competition, title=title),
             actor=organizer,
         )
+    # Sockets that do not exist: a check or a build fails at once, saying so.
+    node = Node.objects.create(
+        name="north", url="unix:///nonexistent/north.sock", status=NodeStatus.OFFLINE
+    )
+    Node.objects.create(name="south", url="unix:///nonexistent/s.sock", enabled=False)
+    BackgroundTask.objects.create(kind=TaskKind.RESCAN, status=TaskStatus.SUCCEEDED)
+    task = BackgroundTask.objects.create(
+        kind=TaskKind.BUILD,
+        params={"challenges": [vault.pk]},
+        status=TaskStatus.FAILED,
+        error="No node is enabled.",
+        created_by=organizer,
+    )
+    now = timezone.now()
+    team_principal = Principal.objects.get(team=captain.team)
+    solo_principal = Principal.objects.get(user=solo)
+    running = Instance.objects.create(
+        principal=team_principal,
+        challenge=warmup,
+        competition=competition,
+        node=node,
+        status=InstanceStatus.RUNNING,
+        ports=[{"service": "challenge", "port": 1337, "host_port": 31337}],
+        started_by=captain,
+        requested_at=now - timedelta(minutes=5),
+        running_at=now - timedelta(minutes=4),
+        expires_at=now + timedelta(minutes=25),
+        latency_ms=800,
+    )
+    stopped = Instance.objects.create(
+        principal=solo_principal,
+        challenge=vault,
+        competition=competition,
+        node=node,
+        status=InstanceStatus.STOPPED,
+        message="Stopped.",
+        started_by=solo,
+        requested_at=now - timedelta(hours=2),
+        running_at=now - timedelta(hours=2),
+        stopped_at=now - timedelta(hours=1),
+        latency_ms=2500,
+    )
     return World(
         competition=competition,
         organizer=organizer,
         captain=captain,
         solo=solo,
-        team_principal=Principal.objects.get(team=captain.team),
-        solo_principal=Principal.objects.get(user=solo),
+        team_principal=team_principal,
+        solo_principal=solo_principal,
         warmup=warmup,
         vault=vault,
         door=vault.questions.get(key="door"),
         safe=vault.questions.get(key="safe"),
         handout=vault.files.get(),
+        node=node,
+        task=task,
+        running=running,
+        stopped=stopped,
         staff_token=token_create(user=organizer)[1],
         player_token=token_create(user=solo)[1],
         captain_token=token_create(user=captain)[1],

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='competition',
             name='instance_lifetime',
-            field=models.PositiveIntegerField(blank=True, help_text="Seconds an instance lives; empty: the spec's, else 30 minutes.", null=True),
+            field=models.PositiveIntegerField(blank=True, help_text="Seconds an instance lives, for every challenge; empty: the spec's, else 30 minutes.", null=True),
         ),
         migrations.AddField(
             model_name='competition',

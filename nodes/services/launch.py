@@ -410,14 +410,14 @@ def _answers(host: str, port: int) -> bool:
 
 
 def _expiry(instance: Instance, now):
-    """Now plus the lifetime (the spec's, else the competition's, else 30
-    minutes), never past the competition's end."""
+    """Now plus the lifetime (the competition's when its organizer set one,
+    else the spec's, else 30 minutes), never past the competition's end."""
     from datetime import timedelta
 
     spec = instance.challenge.services.get("instance") or {}
     seconds = (
-        spec.get("lifetime")
-        or instance.competition.instance_lifetime
+        instance.competition.instance_lifetime
+        or spec.get("lifetime")
         or DEFAULT_LIFETIME
     )
     until = now + timedelta(seconds=seconds)

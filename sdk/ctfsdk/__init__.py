@@ -12,12 +12,14 @@ from ctfsdk.errors import (
     APIError,
     AuthenticationFailed,
     BadRequest,
+    Conflict,
     ConnectionFailed,
     CtfSdkError,
     NotFound,
     PermissionDenied,
     RateLimited,
     ServerError,
+    TaskTimeout,
 )
 from ctfsdk.models import Page
 
@@ -26,6 +28,7 @@ __all__ = [
     "AuthenticationFailed",
     "BadRequest",
     "Client",
+    "Conflict",
     "ConnectionFailed",
     "CtfSdkError",
     "NotFound",
@@ -33,4 +36,5 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "ServerError",
+    "TaskTimeout",
 ]

@@ -2,15 +2,16 @@
 
 Player routes hang off the client (`me`, `challenges`, `scoreboard`,
 `announcements`), organizer routes off `client.admin` (staff tokens only). A
-namespace is a small class per area; the nodes and instances issues add
-theirs (`admin.tasks`, `admin.nodes`, `admin.instances`, the build and pull
-methods of `admin.challenges`) beside these.
+namespace is a small class per area.
 """
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Literal, overload
 
 from ctfsdk import models
+from ctfsdk.errors import NotFound, TaskTimeout
 from ctfsdk.http import Transport
 from ctfsdk.models import Page, parse
 
@@ -26,8 +27,9 @@ class _Area:
     def _get(self, model, path: str, **params):
         return parse(model, self._http.request("GET", path, params=params))
 
-    def _post(self, model, path: str, body: dict | None = None):
-        return parse(model, self._http.request("POST", path, body=body or {}))
+    def _post(self, model, path: str, body: dict | None = None, **params):
+        answer = self._http.request("POST", path, params=params, body=body or {})
+        return parse(model, answer)
 
 
 class Challenges(_Area):
@@ -47,6 +49,27 @@ class Challenges(_Area):
         return self._post(
             models.AttemptResult, f"challenges/{challenge_id}/attempt", body
         )
+
+    def instance(self, challenge_id: int) -> models.Instance | None:
+        """The caller's instance (the active one, else the latest), or None."""
+        try:
+            return self._get(models.Instance, f"challenges/{challenge_id}/instance")
+        except NotFound as missing:
+            if missing.error == "no_instance":
+                return None
+            raise
+
+    def instance_start(self, challenge_id: int) -> models.Instance:
+        """Start the caller's (team's) instance, or get the active one; a
+        refusal raises Conflict (`error`: limit, no_node, over, ...)."""
+        return self._post(models.Instance, f"challenges/{challenge_id}/instance")
+
+    def instance_extend(self, challenge_id: int) -> models.Instance:
+        return self._post(models.Instance, f"challenges/{challenge_id}/instance/extend")
+
+    def instance_stop(self, challenge_id: int) -> models.Instance:
+        answer = self._http.request("DELETE", f"challenges/{challenge_id}/instance")
+        return parse(models.Instance, answer)
 
     def download(self, challenge_id: int, file_id: int) -> bytes:
         """A handout's bytes (text ones with the caller's flags filled in)."""
@@ -88,10 +111,82 @@ class AdminChallenges(_Area):
     def show(self, challenge_id: int) -> models.StateChange:
         return self._post(models.StateChange, f"admin/challenges/{challenge_id}/show")
 
-    def rescan(self, *, dry_run: bool = False) -> models.RescanReport:
-        """Reload the catalog from disk and say what changed."""
+    @overload
+    def rescan(self, *, dry_run: Literal[False] = False) -> models.Task: ...
+    @overload
+    def rescan(self, *, dry_run: Literal[True]) -> models.RescanReport: ...
+
+    def rescan(self, *, dry_run: bool = False):
+        """Reload the catalog and ask every node what it holds: a task (its
+        `result["catalog"]` is the report once done). `dry_run=True` answers
+        at once what would change, as a RescanReport, and changes nothing."""
+        model = models.RescanReport if dry_run else models.Task
+        return self._post(model, "admin/challenges/rescan", {"dry_run": dry_run})
+
+    def build(self, challenge_id: int) -> models.Task:
+        """Build the challenge's images on every enabled node (a task)."""
+        return self._post(models.Task, f"admin/challenges/{challenge_id}/build")
+
+    def build_all(self, *, competition_id: int | None = None) -> models.Task:
+        """Build every challenge (or a competition's) on every node (a task)."""
         return self._post(
-            models.RescanReport, "admin/challenges/rescan", {"dry_run": dry_run}
+            models.Task, "admin/challenges/build-all", competition_id=competition_id
+        )
+
+    def pull(self, challenge_id: int) -> models.Task:
+        """Pull the challenge's registry images on every enabled node (a task)."""
+        return self._post(models.Task, f"admin/challenges/{challenge_id}/pull")
+
+    def pull_all(self, *, competition_id: int | None = None) -> models.Task:
+        return self._post(
+            models.Task, "admin/challenges/pull-all", competition_id=competition_id
+        )
+
+    def latency_histogram(
+        self, *, challenge_id: int | None = None, competition_id: int | None = None
+    ) -> models.Latency:
+        """Instance starts' request-to-running times in fixed buckets."""
+        return self._get(
+            models.Latency,
+            "admin/challenges/latency-histogram",
+            challenge_id=challenge_id,
+            competition_id=competition_id,
+        )
+
+    def build_state(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        competition_id: int | None = None,
+        status: str | None = None,
+    ) -> Page[models.ImageState]:
+        """Each challenge's build state, worst case over online nodes, and
+        per node; `status` keeps only challenges in that aggregate status."""
+        return self._get(
+            Page[models.ImageState],
+            "admin/challenges/build-state",
+            offset=offset,
+            limit=limit,
+            competition_id=competition_id,
+            status=status,
+        )
+
+    def pull_state(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        competition_id: int | None = None,
+        status: str | None = None,
+    ) -> Page[models.ImageState]:
+        return self._get(
+            Page[models.ImageState],
+            "admin/challenges/pull-state",
+            offset=offset,
+            limit=limit,
+            competition_id=competition_id,
+            status=status,
         )
 
     def stats(
@@ -314,6 +409,107 @@ class Events(_Area):
         )
 
 
+class Tasks(_Area):
+    """Background tasks: rescans, builds and pulls."""
+
+    def get(self, task_id: int) -> models.Task:
+        return self._get(models.Task, f"admin/tasks/{task_id}")
+
+    def list(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+    ) -> Page[models.Task]:
+        """Tasks, newest first."""
+        return self._get(
+            Page[models.Task],
+            "admin/tasks",
+            offset=offset,
+            limit=limit,
+            kind=kind,
+            status=status,
+        )
+
+    def wait(
+        self, task: models.Task | int, *, timeout: float = 600, poll: float = 1.0
+    ) -> models.Task:
+        """Read the task every `poll` seconds until it is finished (succeeded,
+        partial or failed) and return it; TaskTimeout after `timeout` s."""
+        current = task if isinstance(task, models.Task) else self.get(task)
+        deadline = time.monotonic() + timeout
+        while not current.is_finished:
+            if time.monotonic() >= deadline:
+                raise TaskTimeout(current, timeout)
+            time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
+            current = self.get(current.id)
+        return current
+
+
+class Instances(_Area):
+    """Every principal's instances."""
+
+    def list(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        status: str | None = None,
+        node_id: int | None = None,
+        challenge_id: int | None = None,
+        principal_id: int | None = None,
+        competition_id: int | None = None,
+    ) -> Page[models.InstanceRecord]:
+        """Instances, newest request first; every filter is optional."""
+        return self._get(
+            Page[models.InstanceRecord],
+            "admin/instances",
+            offset=offset,
+            limit=limit,
+            status=status,
+            node_id=node_id,
+            challenge_id=challenge_id,
+            principal_id=principal_id,
+            competition_id=competition_id,
+        )
+
+    def stop(self, instance_id: int) -> models.InstanceRecord:
+        return self._post(models.InstanceRecord, f"admin/instances/{instance_id}/stop")
+
+    def extend(self, instance_id: int) -> models.InstanceRecord:
+        """One more extension step, at any time (never past the end)."""
+        return self._post(
+            models.InstanceRecord, f"admin/instances/{instance_id}/extend"
+        )
+
+
+class Nodes(_Area):
+    """The Docker hosts challenges are built and run on."""
+
+    def list(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        status: str | None = None,
+        enabled: bool | None = None,
+    ) -> Page[models.Node]:
+        return self._get(
+            Page[models.Node],
+            "admin/nodes",
+            offset=offset,
+            limit=limit,
+            status=status,
+            enabled=enabled,
+        )
+
+    def check(self, node_id: int) -> models.Node:
+        """Check the node's health now; the answer is the node after it."""
+        return self._post(models.Node, f"admin/nodes/{node_id}/check")
+
+
 class Admin:
     """Organizer routes (a staff account's token)."""
 
@@ -323,7 +519,9 @@ class Admin:
         self.principals = Principals(transport)
         self.submissions = Submissions(transport)
         self.events = Events(transport)
-        # The nodes and instances issues add tasks, nodes and instances here.
+        self.tasks = Tasks(transport)
+        self.nodes = Nodes(transport)
+        self.instances = Instances(transport)
 
 
 class Client:

@@ -42,8 +42,13 @@ class NotFound(APIError):
     """404: no such object, or one the caller may not know exists."""
 
 
+class Conflict(APIError):
+    """409: the server refused in this state (`error` says why: e.g. `limit`,
+    `no_node`, `not_active`, `extend_not_yet`)."""
+
+
 class RateLimited(APIError):
-    """429: too many wrong flags; try again after `retry_after` seconds."""
+    """429: too many tries; try again after `retry_after` seconds."""
 
     def __init__(self, status, error, detail, body=None):
         super().__init__(status, error, detail, body)
@@ -59,11 +64,23 @@ class ConnectionFailed(CtfSdkError):
     client's retries; `__cause__` is the last network error."""
 
 
+class TaskTimeout(CtfSdkError, TimeoutError):
+    """`client.admin.tasks.wait` gave up; `task` is the last record read."""
+
+    def __init__(self, task, timeout: float):
+        self.task = task
+        super().__init__(
+            f"task {task.id} still {task.status} after {timeout:g} s "
+            f"({task.progress.done}/{task.progress.total} done)"
+        )
+
+
 _BY_STATUS = {
     400: BadRequest,
     401: AuthenticationFailed,
     403: PermissionDenied,
     404: NotFound,
+    409: Conflict,
     429: RateLimited,
 }
 

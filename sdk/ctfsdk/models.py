@@ -30,6 +30,9 @@ def parse(cls, data):
     if origin is list:
         (item,) = typing.get_args(cls)
         return [parse(item, value) for value in data]
+    if origin is dict:
+        _, item = typing.get_args(cls)
+        return {key: parse(item, value) for key, value in data.items()}
     if origin is not None and dataclasses.is_dataclass(origin):  # Page[X]
         params = dict(zip(origin.__parameters__, typing.get_args(cls), strict=True))
         return _instance(origin, data, lambda hint: _bind(hint, params))
@@ -481,3 +484,189 @@ class Event:
     message: str
     details: dict[str, Any]
     ip: str | None
+
+
+# Background tasks, build and pull state, nodes
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    SCHEMA = "TaskProgress"
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """One unit of a task: a challenge on a node (None: the node's inventory)."""
+
+    SCHEMA = "TaskOutcome"
+    challenge_id: int | None
+    challenge: str | None
+    status: str
+    message: str
+    log_tail: str
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TaskNode:
+    SCHEMA = "TaskNode"
+    status: str
+    done: int
+    total: int
+    outcomes: list[TaskOutcome]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A background task (rescan, build, build_all, pull, pull_all); `status`
+    is queued or running until it is succeeded, partial or failed."""
+
+    SCHEMA = "Task"
+    FINISHED = ("succeeded", "partial", "failed")
+
+    id: int
+    kind: str
+    status: str
+    progress: TaskProgress
+    parameters: dict[str, Any]
+    nodes: dict[str, TaskNode]
+    result: dict[str, Any]
+    error: str
+    created_by: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+
+@dataclass(frozen=True)
+class NodeImageState:
+    SCHEMA = "NodeImageState"
+    node: str
+    node_id: int
+    status: str
+    content_hash: str
+    images: dict[str, Any]
+    message: str
+    log_tail: str
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ImageState:
+    """A challenge's build (or pull) state: the worst case over online nodes
+    ("none": nothing to build or pull), and each node's."""
+
+    SCHEMA = "ImageState"
+    challenge_id: int
+    challenge: str
+    kind: str
+    status: str
+    nodes: list[NodeImageState]
+
+
+@dataclass(frozen=True)
+class Node:
+    SCHEMA = "Node"
+    id: int
+    name: str
+    url: str
+    tls: bool
+    public_address: str
+    labels: dict[str, Any]
+    capacity: int
+    enabled: bool
+    status: str
+    detail: str
+    engine_version: str
+    cpus: int | None
+    memory: int | None
+    disk_free: int | None
+    last_seen_at: datetime | None
+
+
+# Instances
+
+
+@dataclass(frozen=True)
+class InstancePort:
+    SCHEMA = "InstancePort"
+    service: str
+    port: int
+    host_port: int
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A per-team instance as its player sees it: `status` is starting,
+    running, stopping, stopped, expired, failed or lost; `connection` says how
+    to connect once it runs."""
+
+    SCHEMA = "Instance"
+    id: int
+    status: str
+    message: str
+    host: str
+    ports: list[InstancePort]
+    connection: str
+    expires_at: datetime | None
+    seconds_left: int | None
+    can_extend: bool
+    extensions_left: int
+    requested_at: datetime
+    running_at: datetime | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ("starting", "running")
+
+
+@dataclass(frozen=True)
+class Named:
+    SCHEMA = "Named"
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class InstanceRecord(Instance):
+    SCHEMA = "InstanceRecord"
+    principal: Named
+    challenge: Named
+    competition: int
+    node: str | None
+    error: str
+    log_tail: str
+    containers: dict[str, str]
+    network: str
+    latency_ms: int | None
+    connect_ms: int | None
+    connected_at: datetime | None
+    extensions: int
+    started_by: str | None
+    stopped_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LatencyBucket:
+    """Starts that took at most `le_ms` (None: longer than the last bound)."""
+
+    SCHEMA = "LatencyBucket"
+    le_ms: int | None
+    count: int
+
+
+@dataclass(frozen=True)
+class Latency:
+    SCHEMA = "Latency"
+    buckets: list[LatencyBucket]

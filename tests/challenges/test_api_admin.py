@@ -1,5 +1,5 @@
 """Challenges' organizer routes: the challenge list and detail, hide and show,
-the rescan, players' feedback, competitions and their freeze."""
+players' feedback, competitions and their freeze (the rescan, a task: nodes)."""
 
 from datetime import timedelta
 
@@ -9,15 +9,13 @@ from django.utils import timezone
 
 from accounts.services import token_create
 from audit.models import EventLog, EventType
-from challenges.models import Challenge, Competition
+from challenges.models import Competition
 from challenges.services import feedback_set
 
 from .factories import (
     fast_password_hashing,  # noqa: F401  (fixture)
     make_challenge,
-    spec,
     team_with_players,
-    write_spec,
 )
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -90,32 +88,6 @@ def test_hiding_and_showing_are_audited(staff, organizer):
         "state hidden → visible",
     ]
     assert {e.actor_id for e in changes} == {organizer.pk}
-
-
-def test_a_rescan_reports_what_it_rejected_and_is_audited(
-    staff, organizer, tmp_path, settings
-):
-    root = tmp_path / "catalog"
-    write_spec(root, "web/login", spec("Login", category="web"))
-    write_spec(root, "web/broken", "name: Broken\nvalue: lots\n")
-    settings.CATALOG_DIR = root
-
-    report = post(staff, A + "challenges/rescan").json()
-
-    assert report["added"] == ["web/login"] and report["dry_run"] is False
-    assert [r["path"] for r in report["rejected"]] == [
-        "web/broken/challenge.yml"
-    ] * len(report["rejected"])
-    assert report["rejected"] and all(r["error"] for r in report["rejected"])
-    assert report["summary"].startswith("Rescan: 1 added")
-    assert Challenge.objects.filter(name="Login").exists()
-    assert (
-        EventLog.objects.get(event_type=EventType.CATALOG_RESCANNED).actor == organizer
-    )
-    assert (
-        "dry_run"
-        in post(staff, A + "challenges/rescan", dry_run="often").json()["fields"]
-    )
 
 
 def test_feedback_lists_every_reaction_and_filters_by_competition(staff):

@@ -1,7 +1,8 @@
 """The admin index is the event dashboard: the competition's state and time
 left, activity per minute, the latest solves and first bloods, open cheat
-records with a way to act, slots for nodes, instances and tasks; its panels
-refresh in place, at a fixed number of queries."""
+records with a way to act, the nodes' health and the tasks in progress, a
+slot for instances; its panels refresh in place, at a fixed number of
+queries."""
 
 import json
 import re
@@ -15,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from challenges.models import Competition
+from nodes.models import BackgroundTask, Node, NodeStatus, TaskKind, TaskStatus
 from scoring.models import CheatKind, CheatRecord, Principal, Submission
 from tests.scoring.factories import (
     attempt,
@@ -70,6 +72,33 @@ def test_the_index_is_the_event_dashboard(event, organizer, login):
     assert reverse("admin:challenges_challenge_changelist") in html  # the app list
     assert sum(activity(html)["attempts"]) == 4
     assert sum(activity(html)["solves"]) == 2
+
+
+def test_it_shows_the_nodes_health_and_the_tasks_in_progress(organizer, login, db):
+    Node.objects.create(name="alpha", url="unix:///a.sock", status=NodeStatus.ONLINE)
+    Node.objects.create(
+        name="beta",
+        url="unix:///b.sock",
+        status=NodeStatus.OFFLINE,
+        status_detail="connection refused",
+    )
+    Node.objects.create(name="gamma", url="unix:///c.sock", enabled=False)
+    running = BackgroundTask.objects.create(
+        kind=TaskKind.BUILD_ALL, status=TaskStatus.RUNNING, total=4, done=1
+    )
+    BackgroundTask.objects.create(kind=TaskKind.PULL, status=TaskStatus.SUCCEEDED)
+    client = login(organizer)
+
+    html = client.get(PANELS).content.decode()
+
+    rows = re.findall(r'data-node="(\w+)" data-status="(\w+)"', html)
+    assert rows == [("alpha", "online"), ("beta", "offline"), ("gamma", "disabled")]
+    assert "Offline: connection refused" in html
+    tasks = re.findall(r'data-task="(\d+)"', html)
+    assert tasks == [str(running.pk)]  # the finished pull is not in progress
+    assert 'value="25"' in html and "1/4" in html
+    BackgroundTask.objects.filter(pk=running.pk).update(status=TaskStatus.SUCCEEDED)
+    assert "None: every rescan" in client.get(PANELS).content.decode()
 
 
 def test_it_says_when_the_event_starts_or_ended(organizer, login, db):
@@ -147,5 +176,6 @@ def test_the_panels_cost_the_same_queries_however_many_principals(organizer, log
 
     # The user, the competitions, the activity, the latest solves, the first
     # bloods (who is off the board, questions per challenge, the standing ones,
-    # the new ones, names), the open cheats and their count.
-    assert len(few) == len(many) <= 12, [q[:70] for q in many]
+    # the new ones, names), the open cheats and their count, the nodes and the
+    # tasks in progress.
+    assert len(few) == len(many) <= 14, [q[:70] for q in many]

@@ -142,6 +142,10 @@ FILL = {
         {"principal_id": w.own.pk},
     ],
     "user_id": lambda w: [{"user_id": w.rival.team.captain_id}],
+    # Organizer routes of nodes: a player is refused whatever the id.
+    "task_id": lambda w: [{"task_id": 1}],
+    "node_id": lambda w: [{"node_id": 1}],
+    "instance_id": lambda w: [{"instance_id": 1}],
     # A password-reset link names no challenge; any link reaches its page.
     "uidb64": lambda w: [{"uidb64": "MQ"}],
     "token": lambda w: [{"token": "set-password"}],

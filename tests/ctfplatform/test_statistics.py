@@ -10,6 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import token_create
+from challenges.models import Competition
+from nodes.models import Instance, InstanceStatus
+from scoring.models import Principal
 from tests.scoring.factories import attempt, flag_of, make_challenge, player
 
 SCREEN = "/admin/statistics/"
@@ -97,6 +100,41 @@ def test_the_drawer_holds_the_series_of_one_challenge(event, organizer, login):
         2,
     )
     assert "<html" in page and 'id="stats-table"' in page and "series-data" in page
+
+
+def test_the_drawer_shows_the_instance_start_latency_as_the_api_does(
+    event, organizer, login
+):
+    pwn, competition = event["pwn"], Competition.objects.default()
+    principal = Principal.objects.get(team__name="Team alice")
+    for latency in (200, 900, 950, 45000, None):  # None: never reached running
+        Instance.objects.create(
+            principal=principal,
+            challenge=pwn,
+            competition=competition,
+            status=InstanceStatus.STOPPED,
+            latency_ms=latency,
+        )
+    client = login(organizer)
+    token = token_create(user=organizer)[1]
+
+    html = client.get(f"/admin/statistics/{pwn.pk}/", HTTP_HX_REQUEST="true")
+    other = client.get(f"/admin/statistics/{event['login'].pk}/").content.decode()
+    api = client.get(
+        "/api/v1/admin/challenges/latency-histogram",
+        {"challenge_id": pwn.pk},
+        HTTP_AUTHORIZATION=f"Token {token}",
+    ).json()
+
+    rows = re.findall(
+        r'<tr data-le="(\w+)"><th>([^<]+)</th><td class="num">(\d+)</td>',
+        html.content.decode(),
+    )
+    shown = {le: int(count) for le, _, count in rows}
+    assert shown == {str(b["le_ms"] or "inf"): b["count"] for b in api["buckets"]}
+    assert (shown["250"], shown["1000"], shown["inf"]) == (1, 2, 1)
+    assert ("1000", "≤ 1 s", "2") in rows and ("inf", "longer", "1") in rows
+    assert "No instance of it has reached running yet." in other
 
 
 def test_it_costs_the_same_queries_for_3_and_30_challenges(organizer, login, db):

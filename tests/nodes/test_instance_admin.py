@@ -242,19 +242,6 @@ def test_the_extend_action_moves_the_end_and_counts_the_extension(
     assert timezone.now() < instance.expires_at
 
 
-def test_the_statistics_drawer_slot_loads_the_same_histogram(admin_client, rows):
-    web = rows["running"].challenge
-    Instance.objects.filter(pk=rows["running"].pk).update(latency_ms=180)
-    drawer = admin_client.get(reverse("admin:statistics-drawer", args=[web.pk]))
-    slot_url = reverse("admin:nodes_instance_latency", args=[web.pk])
-    assert slot_url in drawer.content.decode()
-    slot = admin_client.get(slot_url).content.decode()
-    assert 'data-bucket="≤ 250 ms"><td>≤ 250 ms</td><td>1</td>' in slot
-    plain = make_challenge("Plain")
-    latency = reverse("admin:nodes_instance_latency", args=[plain.pk])
-    assert admin_client.get(latency).content == b""
-
-
 def test_stopping_nothing_active_says_so(admin_client, rows):
     response = admin_client.post(
         reverse("admin:nodes_instance_changelist"),

@@ -13,12 +13,13 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
 from challenges.models import Challenge, Competition
-from nodes.models import Instance, InstanceStatus
+from nodes.models import BackgroundTask, Instance, InstanceStatus
 from nodes.services.instances import (
     InstanceRefused,
     instance_restart,
@@ -31,7 +32,7 @@ from nodes.services.nodes import node_check
 from scoring.models import Result
 from tests.scoring.factories import attempt, player
 
-from .conftest import kill_daemon, wait_until
+from .conftest import SLOW_RUN, kill_daemon, wait_until
 
 # Serve $FLAG (and the name of the service) to every connection on port 9000.
 SERVE = (
@@ -418,6 +419,44 @@ def test_a_start_whose_worker_died_is_failed_and_cleaned(daemons, alpha, catalog
     assert instance.status == InstanceStatus.FAILED
     assert "too long" in instance.message and "worker" in instance.error
     assert daemons["alpha"].docker("ps", "-aq", "--filter", "label=ctf.instance") == ""
+
+
+def test_a_worker_killed_while_starting_leaves_nothing_starting(
+    daemons, alpha, catalog, start_worker
+):
+    worker = start_worker()
+    # The image is not on the node yet: the worker builds it first, slowly.
+    challenge = instanced(
+        catalog, "pwn/killed", steps=SLOW_RUN.format(seconds=30) + "\n" + SERVE
+    )
+    wait_until(
+        lambda: (
+            not BackgroundTask.objects.exclude(
+                status__in=("succeeded", "partial", "failed")
+            ).exists()
+        ),
+        60,
+        lambda: f"the rescan's node refresh: {worker.tail()}",
+    )
+    user = player("killed")
+    instance = instance_start(user=user, challenge=challenge)
+    wait_until(
+        lambda: "Building" in Instance.objects.get(pk=instance.pk).message,
+        60,
+        lambda: f"the worker to start building: {worker.tail()}",
+    )
+
+    worker.kill()
+    assert instances_reap() == 0  # not stuck yet
+    later = timezone.now() + timedelta(seconds=settings.INSTANCES_START_DEADLINE + 1)
+    assert instances_reap(now=later) == 1
+
+    instance.refresh_from_db()
+    assert instance.status == InstanceStatus.FAILED
+    assert "try again" in instance.message
+    assert daemons["alpha"].docker("ps", "-aq", "--filter", "label=ctf.instance") == ""
+    again = instance_start(user=user, challenge=challenge)
+    assert again.pk != instance.pk and again.status == InstanceStatus.STARTING
 
 
 def test_it_times_the_first_connect_when_the_spec_has_a_health_check(

@@ -264,3 +264,22 @@ def test_a_new_member_joins_the_teams_instance(node, captain, team):
     newcomer.refresh_from_db()
 
     assert instance_of(user=newcomer, challenge=challenge) == instance
+
+
+def test_the_competitions_lifetime_wins_over_the_specs(node, solo):
+    from nodes.services.launch import _expiry
+
+    competition = Competition.objects.default()
+    spec = {**INSTANCE, "instance": {"lifetime": 600}}
+    instance = running_instance(solo, instanced(services=spec), left=0)
+    now = timezone.now()
+    assert _expiry(instance, now) == now + timedelta(seconds=600)
+    competition.instance_lifetime = 120
+    competition.save()
+    instance.competition.refresh_from_db()
+    assert _expiry(instance, now) == now + timedelta(seconds=120)
+    instance.challenge.services = INSTANCE
+    competition.instance_lifetime = None
+    competition.save()
+    instance.competition.refresh_from_db()
+    assert _expiry(instance, now) == now + timedelta(minutes=30)

@@ -124,12 +124,18 @@ def test_a_rescan_loads_a_new_spec(orga, player, world, settings):
     write_spec(settings.CATALOG_DIR, "web/login", spec("Login", category="web"))
 
     dry = orga.admin.challenges.rescan(dry_run=True)
-    report = orga.admin.challenges.rescan()
+    assert "Login" not in [card.name for card in player.challenges.list().items]
+    task = orga.admin.tasks.wait(orga.admin.challenges.rescan(), timeout=30)
 
-    assert dry.dry_run and dry.added == ["web/login"]
-    assert isinstance(report, m.RescanReport) and report.added == ["web/login"]
-    assert report.unchanged == ["crypto/vault", "misc/warmup"]
+    assert isinstance(dry, m.RescanReport) and dry.added == ["web/login"]
+    assert isinstance(task, m.Task) and task.kind == "rescan"
+    report = task.result["catalog"]
+    assert report["added"] == ["web/login"]
+    assert report["unchanged"] == ["crypto/vault", "misc/warmup"]
     assert "Login" in [card.name for card in player.challenges.list().items]
+    # The world's node "north" cannot be reached: its part fails, saying so.
+    assert task.status == "failed" and "north" in task.error
+    assert task.nodes["north"].outcomes[0].message.startswith("node unreachable")
 
 
 def test_hiding_a_challenge_takes_it_from_the_players(orga, player, world):

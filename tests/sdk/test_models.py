@@ -47,6 +47,10 @@ def matches(hint, spec: dict, schemas: dict) -> bool:
         return hint is (datetime if spec.get("format") == "date-time" else str)
     if kind is None:  # a JSON field: anything
         return typing.get_origin(hint) in (dict, list) or hint is typing.Any
+    if kind == "object" and typing.get_origin(hint) is dict:
+        key, value = typing.get_args(hint)
+        values = spec.get("additionalProperties") or {}
+        return key is str and (value is typing.Any or matches(value, values, schemas))
     return hint is {"integer": int, "boolean": bool, "object": dict}[kind]
 
 
