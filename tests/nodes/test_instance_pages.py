@@ -88,12 +88,14 @@ def test_a_player_starts_connects_to_and_stops_their_instance(
     principal = principal_of(captain)
     assert read_banner(host, port) == own_flag(principal, box.questions.get())
     assert "left" in html and "Stop" in html
+    instance = Instance.objects.get(principal=principal)
+    for inside in (*instance.containers.values(), instance.network, "alpha"):
+        assert inside[:12] not in html  # the node's name and what runs on it
     assert 'hx-trigger="every 1s"' not in html  # settled: no fast polling
 
     stopped = post(client, box, "stop").content.decode()
     assert status_of(stopped) in ("stopping", "stopped")
     wait_until(lambda: status_of(panel(client, box)) == "stopped", 30)
-    instance = Instance.objects.get(principal=principal)
     assert not daemons["alpha"].docker(
         "ps", "-aq", "--filter", f"label=ctf.instance={instance.pk}"
     )
