@@ -72,9 +72,10 @@ def inspect(daemon, ident: str) -> dict:
     return json.loads(daemon.docker("inspect", ident))[0]
 
 
-def running(daemon) -> list[str]:
-    listed = daemon.docker("ps", "-q", "--filter", "label=ctf.instance")
-    return listed.split()
+def running(daemon, instance=None) -> list[str]:
+    """Running instance containers: all, or those of one instance."""
+    label = "ctf.instance" + (f"={instance.pk}" if instance else "")
+    return daemon.docker("ps", "-q", "--filter", f"label={label}").split()
 
 
 def start(user, challenge) -> Instance:
@@ -133,7 +134,7 @@ def test_it_starts_an_instance_whose_flag_scores(daemons, alpha, catalog, player
 
     stopped.refresh_from_db()
     assert stopped.status == InstanceStatus.STOPPED
-    assert running(daemons["alpha"]) == []
+    assert running(daemons["alpha"], instance) == []
 
 
 def test_it_applies_limits_and_labels_to_every_container(daemons, alpha, catalog):
