@@ -35,6 +35,7 @@ from nodes.models import (
 )
 from nodes.selectors import (
     NOT_NEEDED,
+    TASK_OUTCOMES,
     challenge_image_states,
     instance_record,
     latency_histogram,
@@ -195,7 +196,11 @@ class TaskListView(AdminView, ListAPIView):
     @extend_schema(parameters=[TaskQuery])
     def get(self, request: Request) -> Response:
         params = query(TaskQuery, request)
-        tasks = BackgroundTask.objects.filter(**params).select_related("created_by")
+        tasks = (
+            BackgroundTask.objects.filter(**params)
+            .select_related("created_by")
+            .prefetch_related(TASK_OUTCOMES)
+        )
         page = self.paginate_queryset(tasks)
         return self.get_paginated_response([task_record(task) for task in page])
 

@@ -4,6 +4,8 @@ state aggregated over nodes, and task records. A constant number of queries."""
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
+from django.db.models import Prefetch
+
 from nodes.models import (
     STATUS_RANK,
     BackgroundTask,
@@ -103,10 +105,22 @@ class NodeResult:
     outcomes: list[TaskOutcome]
 
 
+# Prefetch this on a list of tasks: `task_record` then queries nothing per task.
+TASK_OUTCOMES = Prefetch(
+    "outcomes", queryset=TaskOutcome.objects.select_related("node", "challenge")
+)
+
+
 def task_nodes(task: BackgroundTask) -> list[NodeResult]:
     """Return the task's outcomes grouped per node, worst status first in words."""
     grouped: dict[str, list[TaskOutcome]] = {}
-    for outcome in task.outcomes.select_related("node", "challenge"):
+    prefetched = "outcomes" in getattr(task, "_prefetched_objects_cache", {})
+    outcomes = (
+        task.outcomes.all()
+        if prefetched
+        else task.outcomes.select_related("node", "challenge")
+    )
+    for outcome in outcomes:
         grouped.setdefault(outcome.node.name, []).append(outcome)
     results = []
     for name, outcomes in grouped.items():

@@ -3,7 +3,9 @@ record), the task list and record, build and pull state per challenge and per
 node, and the nodes with their health check; on real engines where it builds."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.services import token_create
 from audit.models import EventLog, EventType
@@ -118,6 +120,28 @@ def test_the_task_list_filters_by_kind_and_status(staff):
     assert kinds(status="failed") == [("build", "failed")]
     assert staff.get(A + "tasks", {"status": "done"}).json()["fields"]["status"]
     assert staff.get(A + "tasks/999999").status_code == 404
+
+
+def test_the_task_list_costs_the_same_queries_for_one_task_or_many(staff):
+    node = Node.objects.create(name="n1", url="unix:///run/n1.sock")
+    challenge = Challenge.objects.create(identity="web/one", name="One")
+
+    def task_with_outcomes():
+        task = BackgroundTask.objects.create(kind=TaskKind.BUILD, total=1)
+        task.outcomes.create(node=node, challenge=challenge)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            page = staff.get(A + "tasks").json()
+        assert all(t["nodes"]["n1"]["outcomes"] for t in page["items"])
+        return len(captured)
+
+    task_with_outcomes()
+    queries()  # the token is cached from here on
+    one = queries()
+    for _ in range(4):
+        task_with_outcomes()
+    assert queries() == one
 
 
 # On real engines.
