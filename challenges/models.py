@@ -109,7 +109,7 @@ class Competition(models.Model):
         "spec's, else 30 minutes.",
     )
     instance_extension = models.PositiveIntegerField(
-        default=1800,
+        default=600,
         help_text="Seconds one extension adds; players may extend once this "
         "much or less is left.",
     )

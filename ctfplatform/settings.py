@@ -196,6 +196,11 @@ INSTANCES_MEMORY_MB = env_int("INSTANCES_MEMORY_MB", 256, minimum=16)
 INSTANCES_MILLICPUS = env_int("INSTANCES_MILLICPUS", 500, minimum=10)
 INSTANCES_PIDS = env_int("INSTANCES_PIDS", 256, minimum=8)
 INSTANCES_START_DEADLINE = env_int("INSTANCES_START_DEADLINE", 300, minimum=30)
+# The mark on this installation's containers (default: derived from its
+# database), so two installations sharing an engine never remove each other's.
+INSTANCES_DEPLOYMENT = env_str("INSTANCES_DEPLOYMENT", "")
+# A node offline this long has lost its instances (their teams start again).
+INSTANCES_LOST_AFTER = env_int("INSTANCES_LOST_AFTER", 180, minimum=0)
 INSTANCES_SUBNETS = env_str("INSTANCES_SUBNETS", "10.250.0.0/16")
 try:
     if ipaddress.ip_network(INSTANCES_SUBNETS).prefixlen > 28:

@@ -288,10 +288,10 @@ def network_remove(ep: Endpoint, name: str) -> None:
     _call(ep, lambda: client.remove_network(name), missing_ok=True)
 
 
-def networks_labelled(ep: Endpoint, label: str) -> list[tuple[str, dict]]:
-    """(name, labels) of every network carrying `label`."""
+def networks_labelled(ep: Endpoint, labels: list[str]) -> list[tuple[str, dict]]:
+    """(name, labels) of every network carrying all `labels` (`key` or `key=value`)."""
     client = _client(ep, PING_TIMEOUT * 6)
-    found = _call(ep, lambda: client.networks(filters={"label": label}))
+    found = _call(ep, lambda: client.networks(filters={"label": labels}))
     return [(n["Name"], dict(n.get("Labels") or {})) for n in found]
 
 
@@ -375,10 +375,10 @@ def container_state(ep: Endpoint, ident: str) -> ContainerState | None:
     )
 
 
-def containers_labelled(ep: Endpoint, label: str) -> list[ContainerState]:
-    """Every container (running or not) carrying `label`."""
+def containers_labelled(ep: Endpoint, labels: list[str]) -> list[ContainerState]:
+    """Every container (running or not) carrying all `labels`."""
     client = _client(ep, PING_TIMEOUT * 6)
-    found = _call(ep, lambda: client.containers(all=True, filters={"label": label}))
+    found = _call(ep, lambda: client.containers(all=True, filters={"label": labels}))
     return [
         ContainerState(
             id=c["Id"],

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='competition',
             name='instance_extension',
-            field=models.PositiveIntegerField(default=1800, help_text='Seconds one extension adds; players may extend once this much or less is left.'),
+            field=models.PositiveIntegerField(default=600, help_text='Seconds one extension adds; players may extend once this much or less is left.'),
         ),
         migrations.AddField(
             model_name='competition',

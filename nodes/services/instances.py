@@ -7,11 +7,12 @@ change is a conditional UPDATE from the status it expects, so a stop racing a
 start, or the reaper racing a worker, changes a row once.
 """
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.models import EventType
@@ -20,7 +21,9 @@ from challenges.access import RequirementContext, challenge_access
 from challenges.models import Competition
 from nodes import docker_client
 from nodes.models import ACTIVE, PLACED, Instance, InstanceStatus, Node, NodeStatus
-from nodes.services.launch import LABEL, instance_teardown
+from nodes.services.launch import LABEL, deployment_labels, instance_teardown
+
+log = logging.getLogger(__name__)
 
 S = InstanceStatus
 
@@ -164,7 +167,12 @@ def instances_reap(*, now=None) -> int:
     deadline = now - timedelta(seconds=settings.INSTANCES_START_DEADLINE)
     done = 0
     rows = Instance.objects.select_related("node")
-    for instance in rows.filter(status__in=ACTIVE, node__status=NodeStatus.OFFLINE):
+    # A node is lost once offline for INSTANCES_LOST_AFTER, not at one missed
+    # check: a network blip must not end every team's instance on it.
+    seen = now - timedelta(seconds=settings.INSTANCES_LOST_AFTER)
+    gone = Q(node__last_seen_at__lt=seen) | Q(node__last_seen_at__isnull=True)
+    offline = rows.filter(status__in=ACTIVE, node__status=NodeStatus.OFFLINE)
+    for instance in offline.filter(gone):
         # The node cannot be asked: reconciliation cleans up if it returns.
         done += _end(
             instance,
@@ -173,6 +181,8 @@ def instances_reap(*, now=None) -> int:
             error=f"node {instance.node} offline: {instance.node.status_detail}",
             teardown=False,
         )
+    for instance in rows.filter(status__in=ACTIVE, principal__is_banned=True):
+        done += _end(instance, S.STOPPED, "Your team is banned from this competition.")
     for instance in rows.filter(status=S.RUNNING, expires_at__lte=now):
         done += _end(instance, S.EXPIRED, "The instance's time is up.")
     for instance in rows.filter(status__in=ACTIVE, competition__ends_at__lte=now):
@@ -211,8 +221,8 @@ def _reconcile_node(node: Node) -> dict:
     ep = node.endpoint()
     # Only rows running before the listing can miss a container in it.
     listed_at = timezone.now()
-    containers = docker_client.containers_labelled(ep, LABEL)
-    networks = docker_client.networks_labelled(ep, LABEL)
+    containers = docker_client.containers_labelled(ep, deployment_labels(LABEL))
+    networks = docker_client.networks_labelled(ep, deployment_labels(LABEL))
     ids = {_instance_id(c.labels) for c in containers}
     ids |= {_instance_id(labels) for _, labels in networks}
     rows = {
@@ -292,6 +302,8 @@ def _guard(user, challenge, competition):
         raise InstanceRefused(
             "no_principal", "Join a team (or play solo) to start an instance."
         )
+    if principal.is_banned:
+        raise InstanceRefused("banned", "Your team is banned from this competition.")
     if not competition.is_open():
         raise InstanceRefused("over", "The competition is not running.")
     return principal
@@ -324,7 +336,15 @@ def _audit(instance: Instance, actor, message: str) -> None:
 def _enqueue_start(instance_id: int) -> None:
     from nodes.tasks import start_instance
 
-    start_instance.delay(instance_id)
+    try:
+        start_instance.delay(instance_id)
+    except Exception as error:  # the broker is down: say so now, not in 5 min
+        log.exception("instance %s: the start could not be queued", instance_id)
+        Instance.objects.filter(pk=instance_id, status=S.STARTING).update(
+            status=S.FAILED,
+            message="The instance could not be started; try again soon.",
+            error=f"queueing the start failed: {type(error).__name__}: {error}",
+        )
 
 
 def _enqueue_stop(instance_id: int) -> None:

@@ -6,6 +6,7 @@ Everything the instance leaves on a node carries the `ctf.instance` label (its
 id), so reconciliation can match containers and networks to rows.
 """
 
+import hashlib
 import ipaddress
 import logging
 import random
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -39,6 +40,7 @@ LABEL_PRINCIPAL = "ctf.instance.principal"
 LABEL_CHALLENGE = "ctf.instance.challenge"
 LABEL_COMPETITION = "ctf.instance.competition"
 LABEL_SERVICE = "ctf.instance.service"
+LABEL_DEPLOYMENT = "ctf.deployment"
 DEFAULT_LIFETIME = 1800
 # Docker's default capabilities that challenges seldom need: dropped unless a
 # service's cap_add names them (they are defaults, so no trust is needed).
@@ -89,7 +91,15 @@ def instance_run(*, instance_id: int) -> Instance | None:
         node = _place(instance)
         plan = challenge_plan(instance.challenge, settings.CATALOG_DIR)
         _ensure_images(instance, node, plan)
-        environment = _flag_environment(instance)
+        with transaction.atomic():
+            # A start cancelled meanwhile must not rotate the next one's flag.
+            if (
+                not Instance.objects.select_for_update()
+                .filter(pk=instance.pk, status=S.STARTING)
+                .exists()
+            ):
+                raise Superseded
+            environment = _flag_environment(instance)
         started = _launch(instance, node, plan, environment)
     except Superseded:
         instance_teardown(instance)
@@ -125,6 +135,22 @@ def instance_run(*, instance_id: int) -> Instance | None:
     return instance
 
 
+def deployment_labels(*labels: str) -> list[str]:
+    """Docker label filters (all must match) limited to this installation's
+    containers: teardown and reconciliation never touch another's (staging
+    beside production, or two test runs, on one engine)."""
+    return [*labels, f"{LABEL_DEPLOYMENT}={deployment()}"]
+
+
+def deployment() -> str:
+    """This installation's mark: INSTANCES_DEPLOYMENT, else its database's."""
+    if settings.INSTANCES_DEPLOYMENT:
+        return settings.INSTANCES_DEPLOYMENT
+    db = connection.settings_dict
+    where = f"{db['ENGINE']}|{db.get('HOST')}|{db.get('PORT')}|{db['NAME']}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
 def instance_teardown(instance: Instance) -> None:
     """Remove the instance's containers and network from its node (best effort:
     an unreachable node is cleaned by reconciliation when it answers again)."""
@@ -138,7 +164,9 @@ def instance_teardown(instance: Instance) -> None:
         ids = set(instance.containers.values())
         ids |= {
             c.id
-            for c in docker_client.containers_labelled(ep, f"{LABEL}={instance.pk}")
+            for c in docker_client.containers_labelled(
+                ep, deployment_labels(f"{LABEL}={instance.pk}")
+            )
         }
         for ident in ids:
             docker_client.container_remove(ep, ident)
@@ -214,14 +242,14 @@ def _ensure_images(instance: Instance, node: Node, plan: ChallengePlan) -> None:
         and build.status == ImageStatus.BUILT
         and build.content_hash == plan.content_hash
     ):
-        _message(instance, f"Building the challenge on {node.name} first…")
+        _message(instance, "Building the challenge first…")
         outcome = challenge_build(node=node, plan=plan, challenge=instance.challenge)
         fetched = True
         if not outcome.ok:
             raise StartFailed(_sorry(), f"build: {outcome.message}", outcome.log_tail)
     pull = states.get(ImageKind.PULL)
     if plan.pulls and not (pull and pull.status == ImageStatus.PULLED):
-        _message(instance, f"Pulling the challenge's images onto {node.name} first…")
+        _message(instance, "Pulling the challenge's images first…")
         outcome = challenge_pull(node=node, plan=plan, challenge=instance.challenge)
         fetched = True
         if not outcome.ok:
@@ -288,6 +316,7 @@ def _launch(
         LABEL_PRINCIPAL: str(instance.principal_id),
         LABEL_CHALLENGE: str(challenge.pk),
         LABEL_COMPETITION: str(instance.competition_id),
+        LABEL_DEPLOYMENT: deployment(),
     }
     network = f"ctfi-{instance.pk}-{secrets.token_hex(3)}"
     _save(instance, network=network)

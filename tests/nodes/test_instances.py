@@ -28,6 +28,7 @@ from nodes.services.instances import (
     instances_reap,
     instances_reconcile,
 )
+from nodes.services.launch import deployment
 from nodes.services.nodes import node_check
 from scoring.models import Result
 from tests.scoring.factories import attempt, player
@@ -309,14 +310,20 @@ def test_reconciliation_repairs_both_sides(daemons, alpha, catalog, players):
     instance = start(players[0], challenge)
     docker = daemons["alpha"].docker
     docker("rm", "-f", instance.containers["challenge"])
-    # A container with our label that no row knows (left by a crash).
-    orphan = docker(
-        "create",
-        "--label",
-        "ctf.instance=987654",
-        challenge_image(instance),
-        "sleep",
-        "60",
+    # A container with our labels that no row knows (left by a crash), and one
+    # of another installation sharing the engine.
+    ours, theirs = (
+        docker(
+            "create",
+            "--label",
+            "ctf.instance=987654",
+            "--label",
+            f"ctf.deployment={mark}",
+            challenge_image(instance),
+            "sleep",
+            "60",
+        )
+        for mark in (deployment(), "another-installation")
     )
 
     found = instances_reconcile()
@@ -325,7 +332,9 @@ def test_reconciliation_repairs_both_sides(daemons, alpha, catalog, players):
     assert instance.status == InstanceStatus.LOST
     assert "start it again" in instance.message
     assert found["lost"] == 1 and found["containers_removed"] >= 1
-    assert orphan not in docker("ps", "-aq", "--no-trunc")
+    assert ours not in docker("ps", "-aq", "--no-trunc")
+    assert theirs in docker("ps", "-aq", "--no-trunc")
+    docker("rm", "-f", theirs)
     # The team may start again at once.
     again = start(players[0], challenge)
     assert again.status == InstanceStatus.RUNNING and again.pk != instance.pk
@@ -359,7 +368,11 @@ def test_a_node_lost_with_instances_lets_them_start_elsewhere(
     node_check(node=gamma)
     alpha.enabled = True
     alpha.save(update_fields=["enabled"])
-    instances_reap()
+    instances_reap()  # one missed check may be a blip: nothing is lost yet
+    instance.refresh_from_db()
+    assert instance.status == InstanceStatus.RUNNING
+    later = timezone.now() + timedelta(seconds=settings.INSTANCES_LOST_AFTER + 1)
+    instances_reap(now=later)
 
     instance.refresh_from_db()
     assert instance.status == InstanceStatus.LOST

@@ -283,3 +283,18 @@ def test_the_competitions_lifetime_wins_over_the_specs(node, solo):
     competition.save()
     instance.competition.refresh_from_db()
     assert _expiry(instance, now) == now + timedelta(minutes=30)
+
+
+def test_a_banned_team_cannot_start_and_loses_what_runs(node, solo, organizer):
+    from nodes.services.instances import instances_reap
+    from scoring.services import principal_set_banned
+
+    challenge = instanced()
+    instance = running_instance(solo, challenge, left=900)
+    principal_set_banned(principal=instance.principal, banned=True, actor=organizer)
+
+    assert refused(user=solo, challenge=instanced("Other")) == "banned"
+    instances_reap()
+    instance.refresh_from_db()
+    assert instance.status == InstanceStatus.STOPPED
+    assert "banned" in instance_view(instance)["message"]
