@@ -162,6 +162,24 @@ def start_gunicorn(config: str, threads: int, port: int, log: Path, *,
     sys.exit(f"gunicorn did not start; see {log}")
 
 
+def start_worker(log: Path, concurrency: int = 8) -> subprocess.Popen:
+    """A Celery worker (thread pool) on this environment's broker, in its own
+    process group, logging to `log`; returns once it is ready."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "ctfplatform", "worker", "--pool",
+         "threads", "--concurrency", str(concurrency), "--without-gossip",
+         "--without-mingle", "-l", "info"],
+        cwd=ROOT, env=os.environ.copy(), stdout=log.open("ab"),
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while "ready." not in log.read_text(errors="replace"):
+        if time.monotonic() > deadline or worker.poll() is not None:
+            sys.exit(f"the Celery worker did not start; see {log}")
+        time.sleep(0.2)
+    return worker
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()

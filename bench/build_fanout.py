@@ -33,25 +33,21 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from _common import ROOT, add_db_options, load, throwaway_database
+from _common import (
+    add_db_options,
+    canary,
+    load,
+    start_worker,
+    throwaway_database,
+)
 
 BUSYBOX = Path("/bin/busybox")
-
-
-def cpu_canary() -> float:
-    """Milliseconds for a 1e6-iteration Python loop: how fast this CPU is now."""
-    start = time.perf_counter()
-    total = 0
-    for i in range(1_000_000):
-        total += i
-    return (time.perf_counter() - start) * 1000
 
 
 def hardware() -> str:
@@ -112,38 +108,6 @@ def write_specs(root: Path, count: int) -> None:
         (folder / "challenge.yml").write_text(text)
 
 
-def start_worker(log: Path) -> subprocess.Popen:
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ctfplatform",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "8",
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "info",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while "ready." not in log.read_text(errors="replace"):
-        if time.monotonic() > deadline or worker.poll() is not None:
-            sys.exit(f"the Celery worker did not start; see {log}")
-        time.sleep(0.2)
-    return worker
-
-
 def wait(task) -> float:
     """Poll the task until it finishes; return seconds from its creation."""
     while True:
@@ -193,7 +157,7 @@ def main() -> int:
     os.environ["LOG_LEVEL"] = "WARNING"
     (work / "catalog").mkdir()
     print(
-        f"{hardware()}; CPU canary (1e6-iteration loop): {cpu_canary():.1f} ms; "
+        f"{hardware()}; CPU canary (1e6-iteration loop): {canary():.1f} ms; "
         f"{load()}"
     )
     worker = None
@@ -295,7 +259,7 @@ def main() -> int:
             worker.terminate()
             worker.wait(30)
         shutil.rmtree(work, ignore_errors=True)
-    print(f"CPU canary after: {cpu_canary():.1f} ms; {load()}")
+    print(f"CPU canary after: {canary():.1f} ms; {load()}")
     return 0
 
 

@@ -37,7 +37,15 @@ import time
 import uuid
 from pathlib import Path
 
-from _common import ROOT, add_db_options, canary, load, p, throwaway_database
+from _common import (
+    ROOT,
+    add_db_options,
+    canary,
+    load,
+    p,
+    start_worker,
+    throwaway_database,
+)
 
 BUSYBOX = Path("/bin/busybox")
 SERVE = (
@@ -73,27 +81,6 @@ def write_challenge(catalog: Path) -> None:
         'flags: [{type: derived, template: "CTF{echo_{hash}}"}]\n'
         "image: .\ninstance: {ports: [9000]}\n"
     )
-
-
-def start_worker(log: Path) -> subprocess.Popen:
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "ctfplatform", "worker"]
-        + ["--pool", "threads", "--concurrency", "8", "--without-gossip"]
-        + ["--without-mingle", "-l", "warning"],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    # The worker logs nothing at warning level when ready: ping it instead.
-    from ctfplatform.celery import app
-
-    deadline = time.monotonic() + 60
-    while not app.control.ping(timeout=0.5):
-        if time.monotonic() > deadline or worker.poll() is not None:
-            sys.exit(f"the Celery worker did not start; see {log}")
-    return worker
 
 
 def wait_running(ids: list[int], timeout: float = 300) -> list:
