@@ -88,7 +88,15 @@ kill_pidfile() {  # kill_pidfile FILE SECONDS: TERM, then KILL after SECONDS
 }
 
 stop() {  # stop DIR
-  local dir=$1 pid mount
+  local dir=$1 pid mount ids
+  # A daemon that still answers removes its containers and networks first:
+  # the bridges of its networks would outlive it on the host.
+  if [ -S "$dir/docker.sock" ] && command -v docker >/dev/null; then
+    ids=$(timeout 20 docker -H "unix://$dir/docker.sock" ps -aq 2>/dev/null) || ids=
+    # shellcheck disable=SC2086  # a list of ids
+    [ -z "$ids" ] || timeout 60 docker -H "unix://$dir/docker.sock" rm -f $ids >/dev/null 2>&1 || true
+    timeout 30 docker -H "unix://$dir/docker.sock" network prune -f >/dev/null 2>&1 || true
+  fi
   kill_pidfile "$dir/docker.pid" 20
   kill_pidfile "$dir/exec/containerd/containerd.pid" 5
   # Shims of a daemon that was killed outlive it; they name its folder.
